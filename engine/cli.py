@@ -1,0 +1,214 @@
+"""The ``gliaflow`` command line.
+
+Exit codes: 0 ok, 1 internal error, 2 invalid or unreadable design, 3 divergence,
+130 interrupted by Ctrl-C (what was recorded so far is kept and written).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+EXIT_OK, EXIT_INTERNAL, EXIT_DESIGN, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _eprint(*a, **kw):
+    print(*a, file=sys.stderr, **kw)
+
+
+def _design_error(e) -> int:
+    errs = e.errors or e.problems
+    if len(errs) == 1:
+        _eprint(f"gliaflow: {errs[0]}")
+    else:
+        _eprint(f"gliaflow: {len(errs)} problems in the design:")
+        for p in errs:
+            _eprint(f"  - {p}")
+    return EXIT_DESIGN
+
+
+def cmd_validate(args) -> int:
+    from .validate import validate
+    probs = validate(args.design)
+    errors = [p for p in probs if p.severity == "error"]
+    if args.json:
+        print(json.dumps([{k: v for k, v in p.to_dict().items()} for p in probs]))
+    else:
+        if not probs:
+            print(f"{args.design}: valid")
+        for p in probs:
+            print(f"  - {p}")
+        if errors:
+            print(f"{len(errors)} error(s), {len(probs) - len(errors)} warning(s)")
+    return EXIT_DESIGN if errors else EXIT_OK
+
+
+def cmd_types(args) -> int:
+    from .registry import all_types, port_table
+    if args.markdown is not None:
+        from .docs import write_reference
+        path = write_reference(args.markdown or None)
+        print(path)
+        return EXIT_OK
+    types = {k: t.describe() for k, t in all_types().items()}
+    if args.json:
+        print(json.dumps({"types": types, "ports": port_table()}, default=str))
+        return EXIT_OK
+    for k, d in types.items():
+        ports = ", ".join(f"{p['name']}({p['direction']} {p['kind']})" for p in d["ports"])
+        print(f"{k:<24} {d['description'][:90]}")
+        print(f"{'':<24} ports: {ports}")
+    return EXIT_OK
+
+
+def cmd_plan(args) -> int:
+    from .plan import make_plan
+    from .validate import build_graph
+    g = build_graph(args.design)
+    print(make_plan(g).describe())
+    return EXIT_OK
+
+
+def _table(summary: dict) -> str:
+    lines = [f"design {summary['design']}  backend {summary['backend']}  seed {summary['seed']}  "
+             f"dt {summary['dt_ms']} ms",
+             f"simulated {summary['sim_ms']:.1f} ms in {summary['wall_s']:.3f} s "
+             f"(realtime factor {summary['realtime_factor'] or 0:.4f}; compile {summary['compile_s']:.2f} s)", "",
+             f"{'population':<16}{'type':<22}{'n':>9}{'spikes':>11}{'rate (Hz)':>11}"]
+    for k, p in summary["populations"].items():
+        lines.append(f"{k:<16}{p['type']:<22}{p['n']:>9}{p['n_spikes']:>11}{p['rate_hz']:>11.2f}")
+    if summary["monitors"]:
+        lines += ["", "monitors:"]
+        for k, m in summary["monitors"].items():
+            rest = {a: b for a, b in m.items() if a not in ("type",)}
+            lines.append(f"  {k:<16}{m['type']:<18}{json.dumps(rest, default=str)}")
+    if summary.get("interrupted"):
+        lines.append("\ninterrupted: results cover the simulated time above")
+    return "\n".join(lines)
+
+
+def cmd_run(args) -> int:
+    from .errors import DivergenceError
+    from .simulation import Simulation
+
+    sim = Simulation(args.design, backend=args.backend, seed=args.seed)
+    if not args.quiet:
+        for w in sim.warnings:
+            _eprint(f"gliaflow: {w}")
+    duration = args.duration_ms if args.duration_ms is not None else float(sim.design.meta.get("duration_ms", 1000))
+    bar = None
+    if not args.quiet:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=round(duration, 6), unit="ms", file=sys.stderr, delay=2.0, leave=False,
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}]")
+        except ImportError:  # pragma: no cover
+            bar = None
+
+    def progress(done, total):
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    interrupted = {"n": 0}
+
+    def on_sigint(signum, frame):
+        interrupted["n"] += 1
+        if interrupted["n"] > 1:
+            raise KeyboardInterrupt
+        sim.pause()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    code = EXIT_OK
+    try:
+        sim.run(duration, progress=progress)
+    except DivergenceError as e:
+        _eprint(f"gliaflow: {e}")
+        code = EXIT_DIVERGED
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if bar is not None:
+            bar.close()
+    if interrupted["n"]:
+        sim.interrupted = True
+        code = EXIT_INTERRUPTED
+        _eprint(f"gliaflow: interrupted at t = {sim.t_ms:.1f} ms; keeping what was recorded")
+    if args.out:
+        sim.save_npz(args.out)
+        if not args.quiet:
+            _eprint(f"gliaflow: wrote {args.out}")
+    summary = sim.summary()
+    if args.json:
+        print(json.dumps(summary, separators=(",", ":"), default=float))
+    else:
+        print(_table(summary))
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gliaflow", description="Spiking networks with neurons and glia: "
+                                "validate, plan and run designs headless.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run a design headless")
+    r.add_argument("design", help="design JSON file or gallery name (e.g. gallery/coba.json)")
+    r.add_argument("--duration-ms", type=float, default=None, help="simulated time (default: the design's)")
+    r.add_argument("--backend", default=None, choices=["numba"], help="simulation backend")
+    r.add_argument("--seed", type=int, default=None, help="random seed (default: the design's)")
+    r.add_argument("--out", default=None, help="write spikes, monitor traces and the design to FILE.npz")
+    r.add_argument("--json", action="store_true", help="print one JSON summary line last on stdout")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    r.set_defaults(fn=cmd_run)
+
+    v = sub.add_parser("validate", help="list every problem of a design")
+    v.add_argument("design")
+    v.add_argument("--json", action="store_true", help="problems as a JSON list")
+    v.set_defaults(fn=cmd_validate)
+
+    t = sub.add_parser("types", help="the registered node types")
+    t.add_argument("--json", action="store_true", help="types with ports and parameters as JSON")
+    t.add_argument("--markdown", nargs="?", const="", default=None, metavar="PATH",
+                   help="write the node reference (default docs/node-types.md)")
+    t.set_defaults(fn=cmd_types)
+
+    pl = sub.add_parser("plan", help="print the compiled plan: buffers and ordered steps")
+    pl.add_argument("design")
+    pl.set_defaults(fn=cmd_plan)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import DesignError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except DesignError as e:
+        return _design_error(e)
+    except KeyboardInterrupt:
+        _eprint("gliaflow: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # pragma: no cover
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001
+        if args.debug or os.environ.get("GLIAFLOW_DEBUG"):
+            traceback.print_exc()
+        _eprint(f"gliaflow: internal error: {type(e).__name__}: {e}\n"
+                "This is a bug in gliaflow; rerun with --debug for the traceback and report it.")
+        return EXIT_INTERNAL
+
+
+def entry() -> None:  # console script
+    t = time.perf_counter()
+    code = main()
+    _ = t
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    entry()

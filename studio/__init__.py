@@ -1,0 +1,1 @@
+"""The gliaflow studio (browser canvas, palette, inspector, live plots) — see issue #3."""
