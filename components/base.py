@@ -45,6 +45,8 @@ class NeuronType(NodeType):
     weight_param: ClassVar[str] = "weight_mv"
     #: units of the state variables (documentation and plot labels)
     state_units: ClassVar[dict[str, str]] = {}
+    #: storage type of state variables that differ from the float dtype
+    state_dtypes: ClassVar[dict[str, type]] = {}
     #: user parameters that are not model constants
     _structural = ("n", "grid_shape", "grid_group")
 
@@ -112,9 +114,13 @@ class NeuronType(NodeType):
         st = cls.init_state(v0, n, b, node)
         state_bufs = []
         for f in m.State._fields:
-            a = np.ascontiguousarray(np.broadcast_to(np.asarray(st[f], dtype=b.dtype), (n,))).copy()
+            dt_ = cls.state_dtypes.get(f, b.dtype)
+            a = np.ascontiguousarray(np.broadcast_to(np.asarray(st[f], dtype=dt_), (n,))).copy()
             state_bufs.append(b.buffer(node.id, f, a))
         b.spikes(node, n)
+        flag = np.zeros(-(-n // 8) * 8, np.uint8)  # spike flags, padded to whole 64-bit words
+        b.buffer(node.id, "flag", flag, "scratch")
+        b.buffer(node.id, "flag64", flag.view(np.uint64), "scratch")
         fields = {f: [] for f in m.Inputs._fields}
         g = b.graph
         for e in g.inputs(node.id, "drive"):
@@ -124,7 +130,7 @@ class NeuronType(NodeType):
             fields[cls.current_input].append(f"{e.source}.I")
         reads = [s for srcs in fields.values() for s in srcs]
         b.node_info[node.id].update(n=n, state=list(m.State._fields), inputs=fields)
-        b.step("update", node.id, "neuron.update", reads=reads, sets=[f"{node.id}.spk"], updates=state_bufs,
+        b.step("update", node.id, "neuron.update", reads=reads, sets=[f"{node.id}.spk", f"{node.id}.flag"], updates=state_bufs,
                n=n, module=cls.__module__, params=list(m.Params._fields),
                inputs=[(f, tuple(s)) for f, s in fields.items()], state=list(m.State._fields))
         b.step("monitor", node.id, "count", reads=[f"{node.id}.spk"])

@@ -174,7 +174,7 @@ class Synapses(NodeType):
         key = b.key(node.id, "connectivity")
         rule = v["rule"]
         if rule == "fixed_probability":
-            return conn.fixed_probability(a, n, float(v["p"]), allow, key)
+            return conn.csr_to_coo(*conn.fixed_probability(a, n, float(v["p"]), allow, key))
         if rule == "fixed_indegree":
             return conn.fixed_indegree(a, n, int(v["indegree"]), allow, key)
         if rule == "all_to_all":
@@ -183,7 +183,8 @@ class Synapses(NodeType):
             return conn.one_to_one(a, n)
         if rule == "distance":
             pp, qq = pre.type.positions(pre, b), post.type.positions(post, b)
-            return conn.distance_rule(pp, qq, float(v["p_max"]), float(v["length_scale"]), same and not v["allow_self"], key)
+            return conn.csr_to_coo(*conn.distance_rule(pp, qq, float(v["p_max"]), float(v["length_scale"]),
+                                                       same and not v["allow_self"], key))
         i = np.asarray(b.array(node, "pre_idx"), np.int64)
         j = np.asarray(b.array(node, "post_idx"), np.int64)
         if i.shape != j.shape or i.ndim != 1:

@@ -14,41 +14,44 @@ from .rng import step_key, uniform, uniform_pos
 
 
 @numba.njit(cache=True)
-def fixed_probability(n_pre, n_post, p, allow_self, key):
-    """Each pair independently with probability p (geometric skipping, O(synapses))."""
-    cap = int(n_pre * n_post * p + 10 * math.sqrt(n_pre * n_post * p + 1) + 16)
-    pre = np.empty(cap, np.int32)
-    post = np.empty(cap, np.int32)
+def _row_targets(sk, n_post, p, log1mp, i, allow_self, out):
+    """Targets of row i, in increasing order, by geometric skipping; returns their number."""
+    j = -1
+    d = 0
     m = 0
+    while True:
+        if p >= 1.0:
+            j += 1
+        else:
+            u = uniform_pos(sk, d)
+            d += 1
+            j += 1 + int(math.floor(math.log(u) / log1mp))
+        if j >= n_post:
+            return m
+        if not allow_self and j == i:
+            continue
+        if out.shape[0] > 0:
+            out[m] = j
+        m += 1
+
+
+@numba.njit(cache=True)
+def fixed_probability(n_pre, n_post, p, allow_self, key):
+    """Each pair independently with probability p; O(synapses), CSR (indptr, post) directly.
+
+    Two passes over the same counter-based draws: count per row, then fill.
+    """
+    indptr = np.zeros(n_pre + 1, np.int64)
     if p <= 0.0:
-        return pre[:0], post[:0]
+        return indptr, np.empty(0, np.int32)
     log1mp = math.log(1.0 - p) if p < 1.0 else 0.0
+    none = np.empty(0, np.int32)
     for i in range(n_pre):
-        sk = step_key(key, i)
-        j = -1
-        d = 0
-        while True:
-            if p >= 1.0:
-                j += 1
-            else:
-                u = uniform_pos(sk, d)
-                d += 1
-                j += 1 + int(math.floor(math.log(u) / log1mp))
-            if j >= n_post:
-                break
-            if not allow_self and j == i:
-                continue
-            if m >= cap:
-                cap2 = cap * 2
-                a = np.empty(cap2, np.int32)
-                b = np.empty(cap2, np.int32)
-                a[:m] = pre[:m]
-                b[:m] = post[:m]
-                pre, post, cap = a, b, cap2
-            pre[m] = i
-            post[m] = j
-            m += 1
-    return pre[:m], post[:m]
+        indptr[i + 1] = indptr[i] + _row_targets(step_key(key, i), n_post, p, log1mp, i, allow_self, none)
+    post = np.empty(indptr[n_pre], np.int32)
+    for i in range(n_pre):
+        _row_targets(step_key(key, i), n_post, p, log1mp, i, allow_self, post[indptr[i]:indptr[i + 1]])
+    return indptr, post
 
 
 @numba.njit(cache=True)
@@ -85,34 +88,39 @@ def fixed_indegree(n_pre, n_post, k, allow_self, key):
 
 
 @numba.njit(cache=True)
-def distance_rule(pos_pre, pos_post, c, lam, allow_self_same, key):
-    """P(i->j) = c * exp(-(d_ij / lam)^2) on positions (NALSM, MODELS.md A)."""
-    n_pre = pos_pre.shape[0]
-    n_post = pos_post.shape[0]
-    pre = np.empty(16, np.int32)
-    post = np.empty(16, np.int32)
+def _distance_row(sk, pos_pre, pos_post, i, c, lam2, skip_self, out):
     m = 0
+    for j in range(pos_post.shape[0]):
+        if skip_self and i == j:
+            continue
+        d2 = 0.0
+        for a in range(3):
+            dd = pos_pre[i, a] - pos_post[j, a]
+            d2 += dd * dd
+        if uniform(sk, j) < c * math.exp(-d2 / lam2):
+            if out.shape[0] > 0:
+                out[m] = j
+            m += 1
+    return m
+
+
+@numba.njit(cache=True)
+def distance_rule(pos_pre, pos_post, c, lam, skip_self, key):
+    """P(i->j) = c * exp(-(d_ij / lam)^2) on positions (NALSM, MODELS.md A); CSR directly."""
+    n_pre = pos_pre.shape[0]
+    indptr = np.zeros(n_pre + 1, np.int64)
+    none = np.empty(0, np.int32)
     for i in range(n_pre):
-        sk = step_key(key, i)
-        for j in range(n_post):
-            if allow_self_same and i == j:
-                continue
-            d2 = 0.0
-            for a in range(3):
-                dd = pos_pre[i, a] - pos_post[j, a]
-                d2 += dd * dd
-            pr = c * math.exp(-d2 / (lam * lam))
-            if uniform(sk, j) < pr:
-                if m >= pre.shape[0]:
-                    a2 = np.empty(pre.shape[0] * 2, np.int32)
-                    b2 = np.empty(pre.shape[0] * 2, np.int32)
-                    a2[:m] = pre[:m]
-                    b2[:m] = post[:m]
-                    pre, post = a2, b2
-                pre[m] = i
-                post[m] = j
-                m += 1
-    return pre[:m], post[:m]
+        indptr[i + 1] = indptr[i] + _distance_row(step_key(key, i), pos_pre, pos_post, i, c, lam * lam, skip_self, none)
+    post = np.empty(indptr[n_pre], np.int32)
+    for i in range(n_pre):
+        _distance_row(step_key(key, i), pos_pre, pos_post, i, c, lam * lam, skip_self, post[indptr[i]:indptr[i + 1]])
+    return indptr, post
+
+
+def csr_to_coo(indptr: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pre = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
+    return pre, post
 
 
 def all_to_all(n_pre: int, n_post: int, allow_self: bool) -> tuple[np.ndarray, np.ndarray]:

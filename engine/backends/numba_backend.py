@@ -88,6 +88,7 @@ class Ctx:
         self.imports: dict[str, str] = {}
         self.prelude: list[str] = []  # lines before the time loop
         self.prechecks: list[str] = []  # lines at the top of every step (may return early)
+        self.fused = fused_decays(plan)  # trace buffer -> decay step folded into its one reader
         self.arg_names: list[str] = []
         self.arg_sources: list[tuple[str, str, str]] = []  # (kind, node, name)
         for full in plan.buffers:
@@ -127,6 +128,26 @@ class Ctx:
     def spike_count_expr(self, nid: str, k: str) -> str:
         src = self.plan.spike_sources[nid]
         return f"{self.b(nid + '.cnt')}[{k}]" if src.multi else "1"
+
+
+def fused_decays(plan: Plan) -> dict:
+    """Decays whose trace has exactly one reader in the update phase, a neuron update.
+
+    That reader reads the old value and the decay must follow all readers, so the neuron
+    loop can write ``g * decay`` back in the same pass: one sweep over the trace instead
+    of two, with identical arithmetic and order.
+    """
+    out = {}
+    for s in plan.steps:
+        if s.kind != "synapse.decay":
+            continue
+        buf = s.attrs["buffer"]
+        readers = [r for r in plan.steps if r.phase == "update" and buf in r.reads]
+        writers = [w for w in plan.steps if w.phase == "update" and w is not s and
+                   (buf in w.sets or buf in w.incs or buf in w.updates)]
+        if len(readers) == 1 and readers[0].kind == "neuron.update" and not writers:
+            out[buf] = s
+    return out
 
 
 def render(plan: Plan) -> tuple[str, Ctx]:
@@ -247,26 +268,46 @@ def _neuron_update(step: Step, ctx: Ctx) -> list[str]:
     pname = f"_p{ctx.idx[nid]}"
     if not het:
         ctx.prelude.append(f"{pname} = {p_expr}")
-    in_exprs = []
+    in_exprs, fused_lines = [], []
     for field, srcs in a["inputs"]:
-        in_exprs.append(" + ".join(f"{ctx.b(s)}[i]" for s in srcs) if srcs else "0.0")
+        terms = []
+        for s in srcs:
+            if s in ctx.fused:
+                tmp = f"_g{len(fused_lines)}"
+                fused_lines.append((tmp, s, ctx.p(ctx.fused[s].node, "decay")))
+                terms.append(tmp)
+            else:
+                terms.append(f"{ctx.b(s)}[i]")
+        in_exprs.append(" + ".join(terms) if terms else "0.0")
     st_fields = a["state"]
-    spk = ctx.b(nid + ".spk")
+    spk, flag, flag64 = ctx.b(nid + ".spk"), ctx.b(nid + ".flag"), ctx.b(nid + ".flag64")
     ns = ctx.ns(nid)
+    # pass 1: branch-free update of every neuron (vectorisable), spike flags as bytes
     lines.append(f"for i in range({n}):")
+    for tmp, buf, decay in fused_lines:
+        lines.append(f"    {tmp} = {ctx.b(buf)}[i]")
     lines.append(f"    _st = {S}({', '.join(ctx.b(nid + '.' + v) + '[i]' for v in st_fields)})")
     lines.append(f"    _in = {I}({', '.join(in_exprs)})")
     lines.append(f"    _spk, _st = {f}(_in, _st, {pname if not het else p_expr}, dt)")
     for k, v in enumerate(st_fields):
         lines.append(f"    {ctx.b(nid + '.' + v)}[i] = _st[{k}]")
-    lines.append("    if _spk:")
-    lines.append(f"        {spk}[{ns}] = i")
-    lines.append(f"        {ns} += 1")
+    lines.append(f"    {flag}[i] = _spk")
+    for tmp, buf, decay in fused_lines:  # the decay of a trace read only here (see fused_decays)
+        lines.append(f"    {ctx.b(buf)}[i] = {tmp} * {decay}")
+    # pass 2: collect spiking neurons, skipping 8 silent neurons per 64-bit word
+    lines += [f"for _w in range({flag64}.shape[0]):",
+              f"    if {flag64}[_w] != 0:",
+              "        for i in range(_w * 8, _w * 8 + 8):",
+              f"            if {flag}[i]:",
+              f"                {spk}[{ns}] = i",
+              f"                {ns} += 1"]
     return lines
 
 
 @renderer("synapse.decay")
 def _decay(step: Step, ctx: Ctx) -> list[str]:
+    if step.attrs["buffer"] in ctx.fused:
+        return []  # folded into the neuron loop that reads the trace
     g = ctx.b(step.attrs["buffer"])
     d = ctx.p(step.node, "decay")
     return [f"for j in range({g}.shape[0]):", f"    {g}[j] *= {d}"]
