@@ -148,6 +148,16 @@ def cmd_run(args) -> int:
     return code
 
 
+def cmd_studio(args) -> int:
+    if args.design is not None:
+        from .design import load_design
+        load_design(args.design)  # a bad file fails here, with exit code 2
+    from studio.server import serve
+    print(f"gliaflow studio on http://{args.address}:{args.port}/  (Ctrl-C stops)", file=sys.stderr)
+    serve(args.design, address=args.address, port=args.port, show=args.show)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gliaflow", description="Spiking networks with neurons and glia: "
                                 "validate, plan and run designs headless.")
@@ -174,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--markdown", nargs="?", const="", default=None, metavar="PATH",
                    help="write the node reference (default docs/node-types.md)")
     t.set_defaults(fn=cmd_types)
+
+    st = sub.add_parser("studio", help="open the browser studio (on 127.0.0.1 by default)")
+    st.add_argument("design", nargs="?", default=None, help="design to open (path or gallery name)")
+    st.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    st.add_argument("--port", type=int, default=5006)
+    st.add_argument("--show", action="store_true", help="open a browser tab")
+    st.set_defaults(fn=cmd_studio)
 
     pl = sub.add_parser("plan", help="print the compiled plan: buffers and ordered steps")
     pl.add_argument("design")

@@ -6,7 +6,7 @@ found at once, never only the first.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,12 @@ class Problem:
     node: str | None = None
     port: str | None = None
     param: str | None = None
+    edge: str | None = field(default=None, compare=False)  # the edge concerned (studio highlighting)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("edge")
+        return d
 
     def __str__(self) -> str:
         where = []

@@ -58,6 +58,10 @@ class NodeType(param.Parameterized):
     experimental: ClassVar[bool] = False
     #: True when the node emits spikes that downstream nodes consume via its "spikes" port.
     spiking: ClassVar[bool] = False
+    #: What the node streams to live plots, for monitors the studio draws generically:
+    #: dicts {"kind": "trace" | "scalar" | "histogram" | "image", "name", "title", "y_label"}.
+    #: A type with views implements ``stream(node, sim, chunk) -> {name: payload}``.
+    views: ClassVar[tuple[dict, ...]] = ()
     #: (input port, output port) pairs through which a value passes within one phase, with no
     #: state or delay in between. A cycle through such pairs is an algebraic (zero-delay) loop.
     feedthrough: ClassVar[tuple[tuple[str, str], ...]] = ()

@@ -36,6 +36,7 @@ class Chunk:
     states: dict[str, dict] = field(default_factory=dict)  # monitor id -> {t_ms, values: {var: (rows, k)}}
     weights: dict[str, list] = field(default_factory=dict)  # monitor id -> [(t_ms, w)]
     counts: dict[str, int] = field(default_factory=dict)  # spiking node -> spikes in this chunk
+    streams: dict[str, dict] = field(default_factory=dict)  # monitor id -> {view name: payload}
 
 
 def _expand(t, i, c):
@@ -302,6 +303,12 @@ class Simulation:
             total = int(self.plan.buffers[f"{nid}.count"][0])
             ch.counts[nid] = total - self._counts_at[nid]
             self._counts_at[nid] = total
+        for node in self.graph.nodes.values():
+            stream = getattr(node.type, "stream", None)
+            if stream is not None:
+                payload = stream(node, self, ch)
+                if payload:
+                    ch.streams[node.id] = payload
         return ch
 
     @staticmethod

@@ -21,8 +21,12 @@ NODE_KEYS = {"id", "type", "label", "position", "data", "selected", "width", "he
              "dragging"}
 
 
-def _P(code, message, fix="", node=None, port=None, param=None, severity="error"):
-    return Problem(severity, code, message, fix, node, port, param)
+def _P(code, message, fix="", node=None, port=None, param=None, severity="error", edge=None):
+    return Problem(severity, code, message, fix, node, port, param, edge)
+
+
+def _PE(edge_id, *a, **kw):
+    return _P(*a, edge=edge_id, **kw)
 
 
 def _check_meta(meta) -> list[Problem]:
@@ -118,17 +122,17 @@ def _edge_problems(raw, idx, nodes: dict, raw_ids: set, seen: set) -> tuple[list
     eid = raw.get("id", f"edges[{idx}]")
     out = []
     if not isinstance(eid, str):
-        return [_P("edge.id", f"edges[{idx}] has a non-string id")], None
+        return [_PE(eid, "edge.id", f"edges[{idx}] has a non-string id")], None
     if eid in seen:
-        return [_P("edge.duplicate_id", f"two edges have the id '{eid}'", "give every edge a unique id")], None
+        return [_PE(eid, "edge.duplicate_id", f"two edges have the id '{eid}'", "give every edge a unique id")], None
     seen.add(eid)
     for k in raw:
         if k not in EDGE_KEYS:
-            out.append(_P("edge.unknown_key", f"edge '{eid}' has unknown key '{k}'"))
+            out.append(_PE(eid, "edge.unknown_key", f"edge '{eid}' has unknown key '{k}'"))
     src, sh, tgt, th = (raw.get(k) for k in ("source", "sourceHandle", "target", "targetHandle"))
     for end, nid in (("source", src), ("target", tgt)):
         if not isinstance(nid, str) or nid not in raw_ids:
-            out.append(_P("edge.dangling", f"edge '{eid}' {end} {nid!r} is not a node of the design",
+            out.append(_PE(eid, "edge.dangling", f"edge '{eid}' {end} {nid!r} is not a node of the design",
                           "connect the edge to an existing node or delete it"))
     if out:
         return out, None
@@ -138,30 +142,30 @@ def _edge_problems(raw, idx, nodes: dict, raw_ids: set, seen: set) -> tuple[list
     sp = scls.port(sh) if isinstance(sh, str) else None
     tp = tcls.port(th) if isinstance(th, str) else None
     if sh is None:
-        out.append(_P("edge.missing_port", f"edge '{eid}' names no source port (sourceHandle)",
+        out.append(_PE(eid, "edge.missing_port", f"edge '{eid}' names no source port (sourceHandle)",
                       f"{scls.type_key} outputs: {', '.join(p.name for p in scls.out_ports())}", node=src))
     elif sp is None:
-        out.append(_P("edge.unknown_port", f"edge '{eid}': {scls.type_key} has no port '{sh}'",
+        out.append(_PE(eid, "edge.unknown_port", f"edge '{eid}': {scls.type_key} has no port '{sh}'",
                       f"outputs of {scls.type_key}: {', '.join(p.name for p in scls.out_ports()) or 'none'}",
                       node=src, port=str(sh)))
     elif sp.direction != "out":
-        out.append(_P("edge.direction", f"edge '{eid}' starts at input port '{sh}' of '{src}'",
+        out.append(_PE(eid, "edge.direction", f"edge '{eid}' starts at input port '{sh}' of '{src}'",
                       "edges run from an output port to an input port", node=src, port=sh))
     if th is None:
-        out.append(_P("edge.missing_port", f"edge '{eid}' names no target port (targetHandle)",
+        out.append(_PE(eid, "edge.missing_port", f"edge '{eid}' names no target port (targetHandle)",
                       f"{tcls.type_key} inputs: {', '.join(p.name for p in tcls.in_ports())}", node=tgt))
     elif tp is None:
-        out.append(_P("edge.unknown_port", f"edge '{eid}': {tcls.type_key} has no port '{th}'",
+        out.append(_PE(eid, "edge.unknown_port", f"edge '{eid}': {tcls.type_key} has no port '{th}'",
                       f"inputs of {tcls.type_key}: {', '.join(p.name for p in tcls.in_ports()) or 'none'}",
                       node=tgt, port=str(th)))
     elif tp.direction != "in":
-        out.append(_P("edge.direction", f"edge '{eid}' ends at output port '{th}' of '{tgt}'",
+        out.append(_PE(eid, "edge.direction", f"edge '{eid}' ends at output port '{th}' of '{tgt}'",
                       "edges run from an output port to an input port", node=tgt, port=th))
     if out:
         return out, None
     if not can_connect(sp.kind, tp.kind):
         ok_targets = sorted({p.name for t in all_types().values() for p in t.in_ports() if can_connect(sp.kind, p.kind)})
-        out.append(_P("edge.port_kind",
+        out.append(_PE(eid, "edge.port_kind",
                       f"edge '{eid}' connects '{src}.{sh}' ({sp.kind}) to '{tgt}.{th}' ({tp.kind}); "
                       f"a {sp.kind} output cannot feed a {tp.kind} input",
                       f"wire '{src}.{sh}' to a port of kind {' or '.join(sorted({sp.kind} | ({'activity'} if sp.kind == 'spikes' else set())))}"
@@ -170,13 +174,13 @@ def _edge_problems(raw, idx, nodes: dict, raw_ids: set, seen: set) -> tuple[list
         return out, None
     data = raw.get("data") or {}
     if not isinstance(data, dict):
-        return [_P("edge.data", f"edge '{eid}' data must be an object")], None
+        return [_PE(eid, "edge.data", f"edge '{eid}' data must be an object")], None
     for k, v in data.items():
         if k == "sign" and tp.kind == "activity":
             if v not in (1, -1):
-                out.append(_P("edge.data", f"edge '{eid}' sign must be 1 or -1, got {v!r}", node=tgt, port=th))
+                out.append(_PE(eid, "edge.data", f"edge '{eid}' sign must be 1 or -1, got {v!r}", node=tgt, port=th))
         else:
-            out.append(_P("edge.data", f"edge '{eid}' has unknown data key '{k}'",
+            out.append(_PE(eid, "edge.data", f"edge '{eid}' has unknown data key '{k}'",
                           "edge data may only hold 'sign' (±1) on edges into activity ports", node=tgt, port=th))
     if out:
         return out, None

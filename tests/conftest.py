@@ -15,10 +15,10 @@ STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    if STRICT and rep.skipped and item.get_closest_marker("peer") is not None:
+    if STRICT and rep.skipped and (item.get_closest_marker("peer") is not None or item.get_closest_marker("ui") is not None):
         rep.outcome = "failed"
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-        rep.longrepr = f"peer comparison skipped in CI, which counts as a failure: {reason}"
+        rep.longrepr = f"peer comparison or browser test skipped in CI, which counts as a failure: {reason}"
 
 
 @pytest.fixture

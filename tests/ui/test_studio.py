@@ -1,0 +1,230 @@
+"""The studio in real headless Chromium (Debian's), as a user drives it.
+
+Loose bounds only on timings (CI machines are loaded); `benchmarks/studio_live.py`
+measures the real figures.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .harness import wait_until
+
+pytestmark = pytest.mark.ui
+
+
+# --- helpers -----------------------------------------------------------------------------
+def palette_add(page, studio, label):
+    n = len(studio.design.nodes)
+    page.locator(".gf-palette").get_by_text(label, exact=True).first.click()
+    wait_until(lambda: len(studio.design.nodes) == n + 1, message=f"palette '{label}' added no node")
+    page.wait_for_timeout(250)
+    return studio.design.nodes[-1]["id"]
+
+
+def fit(page):
+    page.locator(".react-flow__controls-fitview").click()
+    page.wait_for_timeout(300)
+
+
+def handle(page, node, port, kind):
+    return page.locator(f'.react-flow__handle.{kind}[data-nodeid="{node}"][data-handleid="{port}"]')
+
+
+def drag_wire(page, src, src_port, dst, dst_port, *, release=True, on_hover=None):
+    a = handle(page, src, src_port, "source").bounding_box()
+    b = handle(page, dst, dst_port, "target").bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move((a["x"] + b["x"]) / 2, (a["y"] + b["y"]) / 2, steps=6)
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=6)
+    page.wait_for_timeout(400)
+    result = on_hover() if on_hover else None
+    if release:
+        page.mouse.up()
+        page.wait_for_timeout(400)
+    return result
+
+
+def click_node(page, node_id):
+    page.locator(f'.react-flow__node[data-id="{node_id}"]').click(position={"x": 30, "y": 12})
+    page.wait_for_timeout(300)
+
+
+def set_input(page, css, value):
+    box = page.locator(f"{css} input").first
+    box.fill(str(value))
+    box.press("Enter")
+    page.wait_for_timeout(300)
+
+
+def text_of(page, css) -> str:
+    """Text of an element including its shadow roots (Panel renders into shadow DOM)."""
+    return page.locator(css).first.evaluate("""(el) => {
+        const walk = (n) => {
+            let t = "";
+            if (n.shadowRoot) t += walk(n.shadowRoot);
+            for (const c of n.childNodes) t += c.nodeType === 3 ? c.textContent : walk(c);
+            return t;
+        };
+        return walk(el);
+    }""")
+
+
+def status_t(page) -> float:
+    txt = text_of(page, ".gf-status")
+    return float(txt.split("t = ")[1].split(" ms")[0]) if "t = " in txt else 0.0
+
+
+def ink(page, css) -> float:
+    """Fraction of non-white pixels in an element, from a screenshot (what a user sees)."""
+    png = page.locator(css).first.screenshot()
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    return float((a < 235).mean())
+
+
+# --- tests ---------------------------------------------------------------------------------
+def test_build_wire_edit_run_pause_resume_undo_save_reopen(server_factory, browser, tmp_path):
+    srv = server_factory()
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    # build from a blank canvas through the palette
+    src = palette_add(page, st, "poisson")
+    syn = palette_add(page, st, "synapses")
+    pop = palette_add(page, st, "lif")
+    mon = palette_add(page, st, "spikes")
+    fit(page)
+    drag_wire(page, src, "spikes", syn, "pre")
+    drag_wire(page, syn, "post", pop, "drive")
+    drag_wire(page, pop, "spikes", mon, "spikes")
+    wait_until(lambda: len(st.design.edges) == 3, message=f"wires: {st.design.edges}")
+    assert not [p for p in st.problems if p.severity == "error"]
+    # set parameters in the inspector
+    click_node(page, syn)
+    page.locator(".gf-param-rule select").select_option("all_to_all")
+    page.wait_for_timeout(300)
+    set_input(page, ".gf-param-weight_mv", 4.0)
+    wait_until(lambda: st.design.node(syn)["data"].get("weight_mv") == 4.0 and
+               st.design.node(syn)["data"].get("rule") == "all_to_all")
+    page.locator(".gf-duration input").first.fill("20000")
+    page.locator(".gf-duration input").first.press("Enter")
+    page.locator(".gf-speed select").select_option("real time")
+    page.wait_for_timeout(300)
+    # run, see the raster fill and time advance
+    page.locator(".gf-run button").click()
+    wait_until(lambda: status_t(page) > 300, timeout=20, message="status line did not advance")
+    empty = ink(page, ".gf-card-r-" + mon)
+    wait_until(lambda: ink(page, ".gf-card-r-" + mon) > empty + 0.002, timeout=10, message="raster stayed empty")
+    # pause: time stops
+    page.locator(".gf-run button").click()
+    wait_until(lambda: not st.running, timeout=5)
+    t_pause = st.sim.t_ms
+    page.wait_for_timeout(600)
+    assert st.sim.t_ms == t_pause and abs(status_t(page) - t_pause) < 1.0
+    # change the input rate while paused, resume, see the rate change
+    click_node(page, src)
+    set_input(page, ".gf-param-rate_hz", 25.0)
+    wait_until(lambda: st.sim.graph.nodes[src].values["rate_hz"] == 25.0 or
+               st.design.node(src)["data"].get("rate_hz") == 25.0)
+    page.locator(".gf-run button").click()
+    wait_until(lambda: st.sim.t_ms > t_pause + 1500, timeout=20)
+    page.locator(".gf-run button").click()
+    wait_until(lambda: not st.running, timeout=5)
+    t, i = st.sim.spikes(mon)
+    before = np.sum((t > t_pause - 1000) & (t <= t_pause)) / 1.0
+    after = np.sum((t > t_pause + 200) & (t <= t_pause + 1200)) / 1.0
+    assert after > 1.5 * before > 0, (before, after)
+    # undo a deletion
+    click_node(page, mon)
+    page.keyboard.press("Delete")
+    wait_until(lambda: all(n["id"] != mon for n in st.design.nodes), message="Delete did not remove the node")
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+z")
+    wait_until(lambda: any(n["id"] == mon for n in st.design.nodes), message="Ctrl+Z did not restore the node")
+    wait_until(lambda: page.locator(f'.react-flow__node[data-id="{mon}"]').count() == 1)
+    assert len(st.design.edges) == 3
+    # save (download), reload the page, open the saved file: the same design
+    with page.expect_download() as dl:
+        page.locator(".gf-save button").click()
+    path = tmp_path / "saved.json"
+    dl.value.save_as(path)
+    saved = json.loads(path.read_text())
+    assert saved == json.loads(st.design.to_json())
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector(".react-flow__renderer", timeout=30000)
+    st2 = srv.studios[-1]
+    assert st2 is not st
+    page.locator(".gf-open input[type=file]").set_input_files(str(path))
+    wait_until(lambda: json.loads(st2.design.to_json()) == saved, timeout=10, message="reopened design differs")
+    wait_until(lambda: page.locator(".react-flow__node").count() == len(saved["nodes"]))
+
+
+def test_invalid_connection_is_refused_with_reason(server_factory, browser):
+    srv = server_factory()
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    src = palette_add(page, st, "poisson")
+    pop = palette_add(page, st, "lif")
+    fit(page)
+
+    def reason():
+        h = handle(page, pop, "current", "target")
+        wait_until(lambda: "rf-handle-invalid" in (h.get_attribute("class") or ""), timeout=5)
+        return h.get_attribute("aria-label") or h.get_attribute("data-tooltip")
+
+    why = drag_wire(page, src, "spikes", pop, "current", on_hover=reason)
+    assert "spikes output cannot feed a current input" in why
+    assert st.design.edges == []
+    assert page.locator(".react-flow__edge").count() == 0
+
+
+def test_out_of_range_parameter_shows_on_node_and_disables_run(server_factory, browser):
+    srv = server_factory("gallery/coba.json")
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    click_node(page, "exc")
+    set_input(page, ".gf-param-tau_m_ms", -5.0)
+    node = page.locator('.react-flow__node[data-id="exc"]')
+    wait_until(lambda: "gf-invalid" in (node.get_attribute("class") or ""), message="node not marked invalid")
+    assert "tau_m_ms" in text_of(page, '.react-flow__node[data-id="exc"]') and "outside" in text_of(page, '.react-flow__node[data-id="exc"]')
+    assert page.locator(".gf-run button").is_disabled()
+    msg = text_of(page, ".gf-message")
+    assert "Run is disabled" in msg and "tau_m_ms" in msg
+    page.locator(".gf-run button").click(force=True)
+    page.wait_for_timeout(500)
+    assert st.sim is None or st.sim.t_ms == 0
+    # undo restores a runnable design
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+z")
+    wait_until(lambda: not page.locator(".gf-run button").is_disabled(), timeout=5)
+
+
+def test_live_coba_stays_responsive(server_factory, browser):
+    """Loose bounds (the real figures come from benchmarks/studio_live.py)."""
+    srv = server_factory("gallery/coba.json")
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    page.locator(".gf-duration input").first.fill("600000")
+    page.locator(".gf-duration input").first.press("Enter")
+    page.wait_for_timeout(300)
+    t0 = time.time()
+    page.locator(".gf-run button").click()
+    wait_until(lambda: page.locator(".gf-card-r-exc_spikes").count() == 1, timeout=20)
+    empty = 0.10  # axes, labels and title of an empty raster card cover a few per cent
+    wait_until(lambda: ink(page, ".gf-card-r-exc_spikes") > empty + 0.2, timeout=20, message="no spikes on screen")
+    first_spikes_s = time.time() - t0
+    page.wait_for_timeout(1500)
+    fps = page.evaluate("window.__gliaflow_fps || 0")
+    assert st.running
+    t_click = time.time()
+    page.locator(".gf-run button").click()
+    wait_until(lambda: not st.running, timeout=5)
+    pause_s = time.time() - t_click
+    assert fps > 10, fps
+    assert pause_s < 1.0, pause_s
+    assert first_spikes_s < 15, first_spikes_s
