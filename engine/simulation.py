@@ -116,19 +116,20 @@ class Simulation:
 
     # --- running ---------------------------------------------------------------------------
     def run(self, duration_ms: float | None = None, *, progress: Callable[[float, float], Any] | None = None,
-            realtime_factor: float | None = None) -> "Simulation":
+            realtime_factor: float | None = None, clear_stop: bool = True) -> "Simulation":
         """Advance by ``duration_ms`` (default: the design's duration) unless paused first.
 
         ``realtime_factor`` throttles the run to at most that many wall seconds per
         simulated second (the studio's speed control); ``None`` runs as fast as possible.
+        ``clear_stop=False`` keeps a pause requested before the call (the studio's handoff).
         """
         if duration_ms is None:
             duration_ms = float(self.design.meta.get("duration_ms", 1000.0))
         if self.pending_reset:
             self.reset()
         target = self.t_step + self.steps_for(duration_ms)
-        chunk = max(1, self.steps_for(self.chunk_ms))
-        self._stop.clear()
+        if clear_stop:
+            self._stop.clear()
         self.running = True
         self.interrupted = False
         start_step = self.t_step
@@ -136,11 +137,12 @@ class Simulation:
         try:
             while self.t_step < target and not self._stop.is_set():
                 self._apply_edits()
+                chunk = max(1, self.steps_for(self.chunk_ms))
                 c_end = min(target, self.t_step + chunk)
                 w0 = time.perf_counter()
                 t_c0 = self.t_step
                 data = {"spikes": {}, "states": {}}
-                while self.t_step < c_end:
+                while self.t_step < c_end and not (self._stop.is_set() and self.t_step > t_c0):
                     stop_at = min(c_end, self._next_event(self.t_step))
                     done = self.runner.run(self.t_step, stop_at - self.t_step)
                     self.t_step += done

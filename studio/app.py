@@ -56,6 +56,16 @@ def _now() -> float:
     return time.perf_counter()
 
 
+def log_event(event: str, **kw) -> None:
+    """Append a timestamped event to $GLIAFLOW_STUDIO_EVENTS (used by benchmarks/studio_live.py)."""
+    import os
+    path = os.environ.get("GLIAFLOW_STUDIO_EVENTS")
+    if not path:
+        return
+    with open(path, "a") as f:
+        f.write(json.dumps({"time": time.time(), "event": event, **kw}) + "\n")
+
+
 class Studio(pn.viewable.Viewer):
     """The whole studio for one session. ``Studio("gallery/coba.json")`` in a notebook or server."""
 
@@ -388,7 +398,7 @@ class Studio(pn.viewable.Viewer):
 
     def load(self, design, *, path: str | None = None) -> None:
         """Replace the design (open / gallery / new); one undo step."""
-        self.pause()
+        self.pause(wait=True)
         before = self._snapshot()
         self.design = load_design(design).copy()
         self.path = path
@@ -778,7 +788,12 @@ class Studio(pn.viewable.Viewer):
             self.run()
 
     def run(self, duration_ms: float | None = None, *, block: bool = False) -> None:
-        """Run until the design's duration (or ``duration_ms`` more); returns at once unless ``block``."""
+        """Run until the design's duration (or ``duration_ms`` more); returns at once unless ``block``.
+
+        Two stages, neither of which waits on the other thread: a build thread compiles (or
+        loads) the simulation and hands it to the session's event loop, which attaches the
+        plots and starts the run thread. A pause at any moment is honoured (see ``pause``).
+        """
         if self.running:
             return
         if any(p.severity == "error" for p in self.problems):
@@ -786,37 +801,66 @@ class Studio(pn.viewable.Viewer):
             return
         self.message.visible = False
         self.running = True
+        self._stop_requested = False
         self.run_button.label = "⏸ Pause"
         self.run_button.button_type = "warning"
         self._run_started_wall = _now()
         self._first_spike_wall = None
-        self.sim_thread = threading.Thread(target=self._run_thread, args=(duration_ms,), daemon=True,
-                                           name="gliaflow-sim")
-        self.sim_thread.start()
-        if block:
-            self.sim_thread.join()
+        self._run_done = threading.Event()
+        log_event("run_clicked")
+        t = threading.Thread(target=self._build_stage, args=(duration_ms,), daemon=True, name="gliaflow-build")
+        self.sim_thread = t
+        t.start()
+        if block or self._doc is None:
+            self._run_done.wait()
 
-    def _run_thread(self, duration_ms) -> None:
+    def _build_stage(self, duration_ms) -> None:
         try:
             fresh = self.sim is None or self.sim_structure != self._structure_key() or bool(self.sim.pending_reset)
             sim = self._ensure_sim()
-            if fresh or not self.plots.cards:
-                self._in_ui(lambda: self.plots.attach(sim), wait=True)
-            total = float(self.design.meta.get("duration_ms", 1000.0))
-            if duration_ms is None:
-                duration_ms = total - sim.t_ms if sim.t_ms < total - 1e-9 else total
-            self._run_target_ms = sim.t_ms + duration_ms
-            sim.run(duration_ms, realtime_factor=SPEEDS.get(self.speed.value))
-        except DivergenceError as e:
-            self.last_error = str(e)
-        except DesignError as e:
-            self.last_error = str(e)
-        except Exception as e:  # noqa: BLE001 - shown to the user, never a traceback in the page
-            self.last_error = f"internal error: {type(e).__name__}: {e}"
-            traceback.print_exc()
-        finally:
-            self.running = False
-            self._in_ui(self._after_run)
+        except Exception as e:  # noqa: BLE001
+            self._finish_run(e)
+            return
+        self._in_ui(lambda: self._start_stage(sim, duration_ms, fresh))
+
+    def _start_stage(self, sim, duration_ms, fresh: bool) -> None:
+        """On the session's event loop: attach plots, then run on a thread (unless paused meanwhile)."""
+        if self._stop_requested:
+            self._finish_run(None)
+            return
+        if fresh or not self.plots.cards:
+            self.plots.attach(sim)
+        total = float(self.design.meta.get("duration_ms", 1000.0))
+        if duration_ms is None:
+            duration_ms = total - sim.t_ms if sim.t_ms < total - 1e-9 else total
+        self._run_target_ms = sim.t_ms + duration_ms
+        sim._stop.clear()
+        t = threading.Thread(target=self._run_stage, args=(sim, duration_ms), daemon=True, name="gliaflow-sim")
+        self.sim_thread = t
+        t.start()
+
+    def _run_stage(self, sim, duration_ms) -> None:
+        err = None
+        try:
+            if not self._stop_requested:
+                sim.run(duration_ms, realtime_factor=SPEEDS.get(self.speed.value), clear_stop=False)
+        except Exception as e:  # noqa: BLE001
+            err = e
+        self._finish_run(err)
+
+    def _finish_run(self, err) -> None:
+        if isinstance(err, (DivergenceError, DesignError)):
+            self.last_error = str(err)
+        elif err is not None:  # shown to the user, never a traceback in the page
+            self.last_error = f"internal error: {type(err).__name__}: {err}"
+            traceback.print_exception(err)
+        self.running = False
+        if self.sim is not None:
+            log_event("sim_stopped", t_ms=self.sim.t_ms, wall_s=self.sim.wall_s, compile_s=self.sim.compile_s)
+        self._in_ui(self._after_run)
+        done = getattr(self, "_run_done", None)
+        if done is not None:  # after _after_run when there is no session loop (headless use, tests)
+            done.set()
 
     def _after_run(self) -> None:
         self.run_button.label = "▶ Run"
@@ -836,12 +880,27 @@ class Studio(pn.viewable.Viewer):
             self._first_spike_wall = _now()
         self.plots.push(chunk, sim)
 
-    def pause(self) -> None:
+    def pause(self, wait: bool = False) -> None:
+        """Stop a run at its next kernel-call boundary (thread-safe, never blocks the UI).
+
+        ``wait=True`` also waits (≤ 5 s) for the run thread to end; safe from any thread, as
+        neither stage of a run waits on the session's event loop.
+        """
+        if self.running:
+            log_event("pause_requested", t_ms=self.sim.t_ms if self.sim is not None else 0.0)
+        self._stop_requested = True
         if self.sim is not None:
             self.sim.pause()
-        t = self.sim_thread
-        if t is not None and t.is_alive() and threading.current_thread() is not t:
-            t.join(5.0)
+        if wait:
+            deadline = _now() + 5.0
+            while self.running and _now() < deadline:
+                t = self.sim_thread
+                if t is not None and t.is_alive() and threading.current_thread() is not t:
+                    t.join(0.02)
+                else:
+                    time.sleep(0.005)
+                if self.sim is not None:
+                    self.sim.pause()
 
     def step(self, ms: float = 10.0) -> None:
         if self.running:
@@ -849,7 +908,7 @@ class Studio(pn.viewable.Viewer):
         self.run(ms, block=self._doc is None)
 
     def reset(self) -> None:
-        self.pause()
+        self.pause(wait=True)
         if self.sim is not None:
             try:
                 self.sim.reset()
@@ -911,7 +970,7 @@ class Studio(pn.viewable.Viewer):
 
     def _shutdown(self) -> None:
         try:
-            self.pause()
+            self.pause(wait=True)
         except Exception:  # noqa: BLE001
             pass
 

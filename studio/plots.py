@@ -84,12 +84,12 @@ class RasterCard(Card):
                  x_range, height=220, y_label="neuron")
         f.y_range = Range1d(0, n)
         if self.points:
-            self.src = ColumnDataSource({"t": [], "i": []})
+            self.src = ColumnDataSource({"t": [], "i": []}, name=f"gf-raster-{monitor}")
             f.scatter("t", "i", source=self.src, size=2.5, color="#263238", marker="square")
         else:
             self.mapper = LinearColorMapper(palette=RASTER_PALETTE, low=0, high=1)
             self.src = ColumnDataSource({"image": [np.zeros((2, 2), np.uint8)], "x": [0.0], "y": [0.0],
-                                         "dw": [window_ms], "dh": [float(n)]})
+                                         "dw": [window_ms], "dh": [float(n)]}, name=f"gf-raster-{monitor}")
             f.image("image", source=self.src, x="x", y="y", dw="dw", dh="dh", color_mapper=self.mapper)
         f.add_tools(BoxSelectTool(dimensions="height"))
         self.sel_src = ColumnDataSource({"left": [], "right": [], "bottom": [], "top": []})
@@ -602,4 +602,4 @@ class LivePlots(pn.viewable.Viewer):
         for c in self.cards:
             c.view.styles = {**c.view.styles, "border": "2px solid #1976d2" if c in mine else "1px solid #e0e0e0"}
         if mine:
-            self.col.objects = [c.view for c in mine + rest]
+            self.col.objects = [self.follow] + [c.view for c in mine + rest]

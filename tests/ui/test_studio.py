@@ -228,3 +228,48 @@ def test_live_coba_stays_responsive(server_factory, browser):
     assert fps > 10, fps
     assert pause_s < 1.0, pause_s
     assert first_spikes_s < 15, first_spikes_s
+
+
+def test_drag_from_palette_keyboard_run_pause_and_copy_paste(server_factory, browser):
+    srv = server_factory()
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    item = page.locator(".gf-palette").get_by_text("lif cond", exact=True).first
+    item.drag_to(page.locator(".react-flow__pane"), target_position={"x": 400, "y": 200})
+    wait_until(lambda: [n["type"] for n in st.design.nodes] == ["neuron.lif_cond"], message="drop added no node")
+    nid = st.design.nodes[0]["id"]
+    st.set_param(nid, "i_bias_mv", 20.0)
+    st.design.meta["duration_ms"] = 600000.0
+    st.speed.value = "real time"
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Space")
+    wait_until(lambda: st.running, timeout=10, message="Space did not start the run")
+    page.keyboard.press("Space")
+    wait_until(lambda: not st.running, timeout=5, message="Space did not pause")
+    click_node(page, nid)
+    page.keyboard.press("Control+c")
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+v")
+    wait_until(lambda: len(st.design.nodes) == 2, message="paste added no node")
+
+
+def test_sessions_are_independent_and_a_run_does_not_block_another_ui(server_factory, browser):
+    srv = server_factory("gallery/coba.json")
+    a = browser.page(srv.url)
+    sa = srv.studios[-1]
+    b = browser.page(srv.url)
+    sb = srv.studios[-1]
+    assert sa is not sb
+    a.locator(".gf-duration input").first.fill("600000")
+    a.locator(".gf-duration input").first.press("Enter")
+    a.locator(".gf-run button").click()
+    wait_until(lambda: sa.running and sa.sim is not None and sa.sim.t_ms > 100, timeout=20)
+    t0 = time.time()
+    n = len(sb.design.nodes)
+    b.locator(".gf-palette").get_by_text("poisson", exact=True).first.click()
+    wait_until(lambda: len(sb.design.nodes) == n + 1, timeout=5)
+    wait_until(lambda: b.locator(".react-flow__node").count() == n + 1, timeout=5)
+    assert time.time() - t0 < 3.0
+    assert sa.running and len(sa.design.nodes) == 9
+    a.locator(".gf-run button").click()
+    wait_until(lambda: not sa.running, timeout=5)

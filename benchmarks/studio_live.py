@@ -1,0 +1,229 @@
+"""The studio live, in real headless Chromium: frame rate, pause latency, time to first spikes,
+live vs headless realtime factor — and the screenshots under docs/screenshots/.
+
+``python -m benchmarks.studio_live`` starts ``gliaflow studio gallery/coba.json`` in its own
+process, drives Debian's Chromium with Playwright and writes
+``benchmarks/results/studio_live.{json,md}``.
+
+- frames/s: ``requestAnimationFrame`` counted in 1 s windows while COBA-4000 runs as fast
+  as it can (median of the samples);
+- pause latency: from the browser's click event (``Date.now()`` in a capturing listener)
+  to the simulation thread stopping (the studio logs it with ``time.time()``; same clock);
+- first spikes: from the click on Run to the first non-zero raster image arriving in the
+  browser's Bokeh document, with the kernel already compiled (a warm-up run first);
+- realtime factor live vs headless: the same design and duration, live in the studio and
+  with ``gliaflow run --json``, alternated, medians.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics as st
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results"
+SHOTS = ROOT / "docs" / "screenshots"
+sys.path.insert(0, str(ROOT))
+
+from tests.ui.harness import ARGS, CHROMIUM, free_port  # noqa: E402
+
+FIRST_SPIKE_JS = """(name) => {
+  for (const d of Bokeh.documents) {
+    const m = d.get_model_by_name(name);
+    if (!m) continue;
+    const img = m.data.image ? m.data.image[0] : null;
+    if (!img) continue;
+    for (let i = 0; i < img.length; i++) if (img[i] > 0) return true;
+  }
+  return false;
+}"""
+
+
+class Server:
+    def __init__(self, design: str, events: Path, data: Path):
+        self.port = free_port()
+        env = dict(os.environ, GLIAFLOW_STUDIO_EVENTS=str(events), GLIAFLOW_DATA_DIR=str(data),
+                   PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "studio", design, "--port", str(self.port)],
+                                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.events = events
+        import urllib.request
+        t0 = time.time()
+        while True:
+            try:
+                urllib.request.urlopen(self.url, timeout=2)
+                break
+            except Exception:
+                if time.time() - t0 > 60:
+                    raise RuntimeError("studio did not start: " + self.proc.stderr.read().decode()[-2000:])
+                time.sleep(0.2)
+
+    def read_events(self) -> list[dict]:
+        if not self.events.exists():
+            return []
+        return [json.loads(x) for x in self.events.read_text().splitlines() if x.strip()]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def set_duration(page, ms):
+    box = page.locator(".gf-duration input").first
+    box.fill(str(ms))
+    box.press("Enter")
+    page.wait_for_timeout(300)
+
+
+def wait_event(server, name, after, timeout=120.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        ev = [e for e in server.read_events() if e["event"] == name and e["time"] >= after]
+        if ev:
+            return ev[0]
+        time.sleep(0.02)
+    raise TimeoutError(name)
+
+
+def headless_rtf(duration_ms: float) -> float:
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "run", "gallery/coba.json", "--duration-ms",
+                        str(duration_ms), "--json", "--quiet"], capture_output=True, text=True, cwd=ROOT,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return json.loads(r.stdout.strip().splitlines()[-1])["realtime_factor"]
+
+
+def main(argv=None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.studio_live")
+    ap.add_argument("--pauses", type=int, default=10)
+    ap.add_argument("--pairs", type=int, default=3, help="live/headless realtime-factor pairs")
+    ap.add_argument("--duration-ms", type=float, default=20000.0)
+    ap.add_argument("--no-screenshots", action="store_true")
+    a = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="gf-live-"))
+    server = Server("gallery/coba.json", tmp / "events.jsonl", tmp / "data")
+    res: dict = {"design": "gallery/coba.json", "machine_cores": os.cpu_count()}
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(str(tmp / "profile"), executable_path=CHROMIUM, headless=True,
+                                                    args=ARGS, viewport={"width": 1500, "height": 1000})
+        requests: list[str] = []
+        ctx.on("request", lambda r: requests.append(r.url))
+        page = ctx.new_page()
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.wait_for_selector(".react-flow__renderer", timeout=60000)
+        page.evaluate("document.addEventListener('click', () => { window.__clickAt = Date.now(); }, true)")
+        run = page.locator(".gf-run button")
+        # warm-up: compile (or load) the kernel, then reset
+        set_duration(page, 200)
+        run.click()
+        wait_event(server, "sim_stopped", time.time() - 5)
+        page.wait_for_timeout(500)
+        page.locator(".gf-reset button").click()
+        page.wait_for_timeout(800)
+        # first spikes on screen and frame rate during an as-fast-as-possible run
+        firsts, fps, live_rtf, head_rtf = [], [], [], []
+        for k in range(a.pairs):
+            set_duration(page, a.duration_ms)
+            t_click = time.time()
+            run.click()
+            page.wait_for_function(FIRST_SPIKE_JS, arg="gf-raster-exc_spikes", polling="raf", timeout=30000)
+            firsts.append(time.time() - page.evaluate("window.__clickAt") / 1000.0)
+            while True:
+                page.wait_for_timeout(500)
+                f = page.evaluate("window.__gliaflow_fps || 0")
+                if f:
+                    fps.append(f)
+                stopped = [e for e in server.read_events() if e["event"] == "sim_stopped" and e["time"] >= t_click]
+                if stopped:
+                    ev = stopped[0]
+                    live_rtf.append(ev["wall_s"] / (ev["t_ms"] * 1e-3))
+                    break
+            head_rtf.append(headless_rtf(a.duration_ms))
+            page.locator(".gf-reset button").click()
+            page.wait_for_timeout(800)
+        # pause latency: click Pause during a long run
+        set_duration(page, 3_600_000)
+        lat = []
+        for k in range(a.pauses):
+            run.click()
+            page.wait_for_timeout(1200)
+            t0 = time.time()
+            run.click()
+            ev = wait_event(server, "sim_stopped", t0 - 0.5)
+            lat.append(ev["time"] - page.evaluate("window.__clickAt") / 1000.0)
+            page.wait_for_timeout(300)
+        res.update({
+            "frames_per_s_median": st.median(fps) if fps else None, "frames_per_s_min": min(fps) if fps else None,
+            "pause_latency_ms_p50": 1000 * st.median(lat), "pause_latency_ms_p95": 1000 * sorted(lat)[
+                max(0, int(round(0.95 * len(lat))) - 1)], "pause_latency_ms_all": [round(1000 * x, 1) for x in lat],
+            "first_spikes_s": firsts, "first_spikes_s_median": st.median(firsts),
+            "live_realtime_factor": live_rtf, "headless_realtime_factor": head_rtf,
+            "live_over_headless_median": st.median([x / y for x, y in zip(live_rtf, head_rtf)]),
+            "foreign_requests": [u for u in requests if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1",
+                                                                           "data:", "blob:http://127.0.0.1"))],
+        })
+        if not a.no_screenshots:
+            screenshots(page, server, set_duration)
+        ctx.close()
+    server.stop()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "studio_live.json").write_text(json.dumps(res, indent=1) + "\n")
+    md = (f"Studio live on gallery/coba.json (COBA-4000), headless Chromium, {res['machine_cores']} cores:\n\n"
+          f"| measure | value | target |\n|---|---|---|\n"
+          f"| frames/s while running (median, min) | {res['frames_per_s_median']:.0f}, {res['frames_per_s_min']:.0f} | ≥ 30 |\n"
+          f"| pause latency p50 / p95 (ms) | {res['pause_latency_ms_p50']:.0f} / {res['pause_latency_ms_p95']:.0f} | p95 ≤ 100 |\n"
+          f"| first spikes on screen after Run (s, median) | {res['first_spikes_s_median']:.2f} | < 1 |\n"
+          f"| realtime factor live / headless (median ratio) | {res['live_over_headless_median']:.2f} "
+          f"(live {st.median(res['live_realtime_factor']):.3f}, headless {st.median(res['headless_realtime_factor']):.3f}) | ≤ 1.2 |\n"
+          f"| requests leaving 127.0.0.1 | {len(res['foreign_requests'])} | 0 |\n\n"
+          f"Command: `python -m benchmarks.studio_live`\n")
+    (OUT / "studio_live.md").write_text(md)
+    print(md)
+    return 0
+
+
+def screenshots(page, server, set_duration) -> None:
+    """Building a network, COBA running, and a projection's weight matrix and histogram."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # 1. COBA with a weight monitor added through the UI, running
+    page.locator(".gf-reset button").click()
+    page.wait_for_timeout(500)
+    page.locator(".gf-palette").get_by_text("weights", exact=True).first.click()
+    page.wait_for_timeout(800)
+    page.locator(".react-flow__controls-fitview").click()
+    page.wait_for_timeout(500)
+    a = page.locator('.react-flow__handle.source[data-nodeid="ee"][data-handleid="weights"]').bounding_box()
+    b = page.locator('.react-flow__handle.target[data-nodeid="weights1"][data-handleid="weights"]').bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=12)
+    page.wait_for_timeout(300)
+    page.mouse.up()
+    page.wait_for_timeout(800)
+    page.locator('.react-flow__node[data-id="weights1"]').click(position={"x": 30, "y": 12})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "studio-build.png"))
+    set_duration(page, 3000)
+    page.locator(".gf-speed select").select_option("real time")
+    page.wait_for_timeout(300)
+    page.locator(".gf-run button").click()
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(SHOTS / "studio-running.png"), full_page=True)
+    wait_event(server, "sim_stopped", time.time() - 1, timeout=30)
+    page.wait_for_timeout(800)
+    page.locator(".gf-card-w-weights1").first.screenshot(path=str(SHOTS / "studio-weights.png"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

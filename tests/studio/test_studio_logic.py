@@ -1,0 +1,214 @@
+"""Studio behaviour that needs no browser: editing, history, files, recovery, plots, linking."""
+from __future__ import annotations
+
+import io
+import json
+from typing import ClassVar
+
+import numpy as np
+import panel as pn
+import pytest
+
+from engine import DesignError
+from engine.registry import _REGISTRY, NodeType, Port, register
+from studio import Studio
+from studio.files import MAX_UPLOAD_BYTES, Recovery, gallery, parse_upload
+from studio.plots import GenericCard, RasterCard, TraceCard, WeightCard
+
+pn.extension()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLIAFLOW_DATA_DIR", str(tmp_path / "data"))
+
+
+def small_net(st: Studio):
+    a = st.add_node("stimulus.poisson", data={"n": 50, "rate_hz": 30.0})
+    s = st.add_node("projection.synapses", data={"rule": "all_to_all", "weight_mv": 3.0})
+    p = st.add_node("neuron.lif", data={"n": 40})
+    m = st.add_node("monitor.spikes")
+    st.connect(a, "spikes", s, "pre")
+    st.connect(s, "post", p, "drive")
+    st.connect(p, "spikes", m, "spikes")
+    return a, s, p, m
+
+
+def test_edit_validate_and_canvas_follow_the_design():
+    st = Studio()
+    a, s, p, m = small_net(st)
+    assert not [x for x in st.problems if x.severity == "error"]
+    assert {n["id"] for n in st.flow.nodes} == {a, s, p, m} and len(st.flow.edges) == 3
+    st.set_param(p, "tau_m_ms", -1.0)
+    errs = [x for x in st.problems if x.severity == "error"]
+    assert errs and errs[0].node == p and errs[0].param == "tau_m_ms"
+    assert st.run_button.disabled
+    node = next(n for n in st.flow.nodes if n["id"] == p)
+    assert "gf-invalid" in (node.get("className") or "")
+    assert "tau_m_ms" in st.node_views.panes[p].object
+    with pytest.raises(DesignError, match="cannot feed"):
+        st.connect(a, "spikes", p, "current")
+
+
+def test_undo_redo_sixty_steps():
+    st = Studio()
+    ids = [st.add_node("neuron.lif") for _ in range(60)]
+    assert len(st.design.nodes) == 60
+    for _ in range(60):
+        assert st.undo()
+    assert st.design.nodes == []
+    for _ in range(60):
+        assert st.redo()
+    assert [n["id"] for n in st.design.nodes] == ids
+
+
+def test_copy_paste_keeps_internal_wires():
+    st = Studio()
+    a, s, p, m = small_net(st)
+    st.flow.selection = {"nodes": [a, s, p], "edges": []}
+    assert st.copy_selection() == 3
+    new = st.paste()
+    assert len(new) == 3 and len(st.design.nodes) == 7
+    internal = [e for e in st.design.edges if e["source"] in new and e["target"] in new]
+    assert len(internal) == 2
+
+
+def test_live_edit_reaches_a_paused_simulation_without_recompiling():
+    st = Studio()
+    a, s, p, m = small_net(st)
+    st.run(200.0, block=True)
+    kernel = st.sim.runner.kernel
+    assert st.set_param(a, "rate_hz", 60.0) == "live"
+    st.run(200.0, block=True)
+    assert st.sim.runner.kernel is kernel and st.sim.t_ms == pytest.approx(400.0)
+    assert st.set_param(p, "n", 10) == "reset"
+    st.run(100.0, block=True)
+    assert st.sim.plan.spike_sources[p].n == 10
+
+
+def test_divergence_is_a_message_not_a_traceback():
+    st = Studio()
+    p = st.add_node("neuron.izhikevich", data={"n": 5, "a": -5.0})
+    st.design.meta["dt_ms"] = 1.0
+    st.run(2000.0, block=True)
+    assert st.message.visible and f"'{p}'" in st.message.object and "Traceback" not in st.message.object
+
+
+def test_save_writes_server_path_atomically_and_clears_recovery(tmp_path):
+    path = tmp_path / "net.json"
+    st = Studio()
+    small_net(st)
+    st.path = str(path)
+    st._dirty_autosave = True
+    st._autosave()
+    assert st._recovery.read() is not None
+    st.save()
+    assert st._recovery.read() is None
+    saved = json.loads(path.read_text())
+    assert saved == json.loads(st.design.to_json())
+
+
+def test_recovery_is_offered_after_a_crash(tmp_path):
+    st = Studio()
+    small_net(st)
+    st._dirty_autosave = True
+    st._autosave()
+    assert st._recovery.read() is not None
+    # "crash": a new session for the same (untitled) design finds the recovery file
+    st2 = Studio()
+    assert st2.recovery_box.visible
+    restore = st2.recovery_box.objects[1]
+    restore.clicks += 1
+    assert len(st2.design.nodes) == 4
+
+
+def test_uploads_are_size_limited_and_never_executed(tmp_path):
+    with pytest.raises(DesignError, match="MiB"):
+        parse_upload(b" " * (MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(DesignError):
+        parse_upload(b"import os; os.system('touch x')")
+    d = parse_upload(json.dumps({"schema_version": 1, "nodes": [], "edges": []}).encode())
+    assert d.nodes == []
+
+
+def test_gallery_menu_lists_designs_with_descriptions():
+    g = gallery()
+    assert {"coba", "brunel"} <= set(g)
+    assert all(v["short"] for v in g.values())
+    st = Studio()
+    st.gallery_select.value = "coba"
+    assert st.design.name == "coba" and len(st.design.nodes) == 9
+
+
+def test_results_download_is_a_valid_npz():
+    st = Studio("gallery/coba.json")
+    st.run(50.0, block=True)
+    buf = st._results_npz()
+    with np.load(io.BytesIO(buf.read())) as z:
+        assert "spikes/exc/t_ms" in z.files
+
+
+def test_plots_link_selection_across_raster_traces_and_weights():
+    st = Studio("gallery/coba.json")
+    st.add_node("monitor.weights", data={"every_ms": 20.0}, node_id="w")
+    st.connect("ee", "weights", "w", "weights")
+    st.run(60.0, block=True)
+    st.plots.refresh()
+    kinds = {type(c) for c in st.plots.cards}
+    assert {RasterCard, TraceCard, WeightCard} <= kinds
+    wc = next(c for c in st.plots.cards if isinstance(c, WeightCard))
+    img = wc.msrc.data["image"][0]
+    assert np.isfinite(img).any() and wc.hsrc.data["image"][0].sum() > 0
+    st.plots.select_neurons("exc", 0, 2)
+    tc = next(c for c in st.plots.cards if isinstance(c, TraceCard))
+    widths = [r.glyph.line_width for r in tc.renderers["v"]]
+    assert widths[0] > widths[3]  # neurons 0, 1 highlighted; 3 dimmed
+    assert wc.sel_src.data["bottom"] == [0] and wc.sel_src.data["top"] == [2]
+    st.plots.focus("ee")
+    assert st.plots.col.objects[1] is wc.view
+
+
+class _RateProbe(NodeType):
+    """Test-only monitor: the population rate of its source as a generic trace and scalar."""
+
+    type_key = "monitor.test_rate_probe"
+    ports = (Port("spikes", "in", "spikes", required=True, doc="spikes"),)
+    views: ClassVar = ({"kind": "trace", "name": "rate", "y_label": "Hz"}, {"kind": "scalar", "name": "last"})
+
+    @classmethod
+    def build(cls, node, b):
+        pass
+
+    @classmethod
+    def stream(cls, node, sim, chunk):
+        src = sim.graph.sources(node.id, "spikes")[0]
+        dt_s = (chunk.t_end_ms - chunk.t_start_ms) * 1e-3
+        r = chunk.counts.get(src.id, 0) / (sim.graph.size(src.id) * dt_s) if dt_s else 0.0
+        return {"rate": {"t_ms": chunk.t_end_ms, "y": r}, "last": {"value": r}}
+
+
+def test_a_new_monitor_type_is_drawn_with_no_studio_code():
+    register(_RateProbe)
+    try:
+        st = Studio("gallery/coba.json")
+        st.add_node("monitor.test_rate_probe", node_id="probe")
+        st.connect("exc", "spikes", "probe", "spikes")
+        st.run(300.0, block=True)
+        st.plots.refresh()
+        card = next(c for c in st.plots.cards if isinstance(c, GenericCard))
+        kind, src, _ = card.items["rate"]
+        assert len(src.data["y"]) >= 1 and 5 < float(np.mean(src.data["y"])) < 60
+        assert card.items["last"][1].value > 0
+    finally:
+        _REGISTRY.pop("monitor.test_rate_probe", None)
+
+
+def test_recovery_file_round_trip(tmp_path):
+    r = Recovery("some/key")
+    st = Studio()
+    small_net(st)
+    r.write(st.design)
+    saved_at, doc = r.read()
+    assert doc == st.design.doc
+    r.clear()
+    assert r.read() is None
