@@ -24,3 +24,24 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def coba_doc():
     return json.loads((ROOT / "gallery" / "coba.json").read_text())
+
+
+def pytest_unconfigure(config):
+    """A thread left running by a test (a studio server, a simulation) would keep the
+    interpreter alive after the summary and hang CI: name it and exit non-zero instead."""
+    import sys
+    import threading
+    import time
+
+    deadline = time.time() + 10.0
+    while True:
+        left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+        if not left or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    if left:
+        sys.stderr.write("error: tests left non-daemon threads running (a server or run not stopped): "
+                         + ", ".join(t.name for t in left) + "\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(1)

@@ -49,7 +49,7 @@ class StudioServer:
             self.studios.append(s)
             return s
 
-        pn.serve({"/": app}, port=self.port, address="127.0.0.1", threaded=True, show=False, server_id=sid,
+        self.thread = pn.serve({"/": app}, port=self.port, address="127.0.0.1", threaded=True, show=False, server_id=sid,
                  websocket_origin=[f"127.0.0.1:{self.port}"], title="gliaflow studio",
                  websocket_max_message_size=64 * 1024 * 1024)
         t0 = time.time()
@@ -68,6 +68,12 @@ class StudioServer:
                 pass
         try:
             self.server.stop()
+        except Exception:
+            pass
+        # stop the server's event loop too, or its (non-daemon) thread keeps pytest from exiting
+        try:
+            self.thread.stop()
+            self.thread.join(10)
         except Exception:
             pass
 
