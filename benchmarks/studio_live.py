@@ -6,13 +6,16 @@ process, drives Debian's Chromium with Playwright and writes
 ``benchmarks/results/studio_live.{json,md}``.
 
 - frames/s: ``requestAnimationFrame`` counted in 1 s windows while COBA-4000 runs as fast
-  as it can (median of the samples);
+  as it can (median and minimum of the windows); the probe is switched on for this phase
+  only, since a user's page does not run it;
 - pause latency: from the browser's click event (``Date.now()`` in a capturing listener)
   to the simulation thread stopping (the studio logs it with ``time.time()``; same clock);
 - first spikes: from the click on Run to the first non-zero raster image arriving in the
   browser's Bokeh document, with the kernel already compiled (a warm-up run first);
 - realtime factor live vs headless: the same design and duration, live in the studio and
-  with ``gliaflow run --json``, alternated, medians.
+  with ``gliaflow run --json``, alternated, medians; both are the run loop's wall time per
+  simulated second (what the status line and ``run --json`` report). The wall time from the
+  click on Run to the run's end, per simulated second, is reported beside it.
 """
 from __future__ import annotations
 
@@ -84,13 +87,13 @@ def set_duration(page, ms):
     page.wait_for_timeout(300)
 
 
-def wait_event(server, name, after, timeout=120.0):
+def wait_event(server, name, after, timeout=120.0, poll=0.02):
     t0 = time.time()
     while time.time() - t0 < timeout:
         ev = [e for e in server.read_events() if e["event"] == name and e["time"] >= after]
         if ev:
             return ev[0]
-        time.sleep(0.02)
+        time.sleep(poll)
     raise TimeoutError(name)
 
 
@@ -105,8 +108,9 @@ def main(argv=None) -> int:
     import argparse
     ap = argparse.ArgumentParser(prog="python -m benchmarks.studio_live")
     ap.add_argument("--pauses", type=int, default=10)
-    ap.add_argument("--pairs", type=int, default=3, help="live/headless realtime-factor pairs")
-    ap.add_argument("--duration-ms", type=float, default=20000.0)
+    ap.add_argument("--pairs", type=int, default=5, help="live/headless realtime-factor pairs")
+    ap.add_argument("--duration-ms", type=float, default=60000.0)
+    ap.add_argument("--fps-samples", type=int, default=10, help="1 s frame-rate windows")
     ap.add_argument("--no-screenshots", action="store_true")
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -122,6 +126,8 @@ def main(argv=None) -> int:
         page = ctx.new_page()
         page.goto(server.url, wait_until="domcontentloaded")
         page.wait_for_selector(".react-flow__renderer", timeout=60000)
+        if os.environ.get("GF_BENCH_CSS"):  # diagnostics: e.g. hide parts of the page
+            page.add_style_tag(content=os.environ["GF_BENCH_CSS"])
         page.evaluate("document.addEventListener('click', () => { window.__clickAt = Date.now(); }, true)")
         run = page.locator(".gf-run button")
         # warm-up: compile (or load) the kernel, then reset
@@ -131,27 +137,35 @@ def main(argv=None) -> int:
         page.wait_for_timeout(500)
         page.locator(".gf-reset button").click()
         page.wait_for_timeout(800)
-        # first spikes on screen and frame rate during an as-fast-as-possible run
-        firsts, fps, live_rtf, head_rtf = [], [], [], []
+        # first spikes on screen, and live vs headless realtime factor (fps probe off, as for a user)
+        firsts, live_rtf, live_e2e, head_rtf = [], [], [], []
         for k in range(a.pairs):
             set_duration(page, a.duration_ms)
             t_click = time.time()
             run.click()
             page.wait_for_function(FIRST_SPIKE_JS, arg="gf-raster-exc_spikes", polling="raf", timeout=30000)
-            firsts.append(time.time() - page.evaluate("window.__clickAt") / 1000.0)
-            while True:
-                page.wait_for_timeout(500)
-                f = page.evaluate("window.__gliaflow_fps || 0")
-                if f:
-                    fps.append(f)
-                stopped = [e for e in server.read_events() if e["event"] == "sim_stopped" and e["time"] >= t_click]
-                if stopped:
-                    ev = stopped[0]
-                    live_rtf.append(ev["wall_s"] / (ev["t_ms"] * 1e-3))
-                    break
+            click_at = page.evaluate("window.__clickAt") / 1000.0
+            firsts.append(time.time() - click_at)
+            ev = wait_event(server, "sim_stopped", t_click, timeout=600, poll=0.2)
+            live_rtf.append(ev["wall_s"] / (ev["t_ms"] * 1e-3))
+            live_e2e.append((ev["time"] - click_at) / (ev["t_ms"] * 1e-3))
             head_rtf.append(headless_rtf(a.duration_ms))
             page.locator(".gf-reset button").click()
             page.wait_for_timeout(800)
+        # frame rate while COBA runs as fast as it can (requestAnimationFrame probe on)
+        fps = []
+        page.evaluate("window.__gliaflow_probe_fps(true)")
+        set_duration(page, 3_600_000)
+        run.click()
+        page.wait_for_timeout(1500)
+        for k in range(a.fps_samples):
+            page.wait_for_timeout(1000)
+            fps.append(page.evaluate("window.__gliaflow_fps || 0"))
+        run.click()
+        wait_event(server, "sim_stopped", time.time() - 0.5)
+        page.evaluate("window.__gliaflow_probe_fps(false)")
+        page.locator(".gf-reset button").click()
+        page.wait_for_timeout(800)
         # pause latency: click Pause during a long run
         set_duration(page, 3_600_000)
         lat = []
@@ -169,6 +183,7 @@ def main(argv=None) -> int:
                 max(0, int(round(0.95 * len(lat))) - 1)], "pause_latency_ms_all": [round(1000 * x, 1) for x in lat],
             "first_spikes_s": firsts, "first_spikes_s_median": st.median(firsts),
             "live_realtime_factor": live_rtf, "headless_realtime_factor": head_rtf,
+            "live_click_to_stop_per_sim_s": live_e2e,
             "live_over_headless_median": st.median([x / y for x, y in zip(live_rtf, head_rtf)]),
             "foreign_requests": [u for u in requests if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1",
                                                                            "data:", "blob:http://127.0.0.1"))],
@@ -186,6 +201,7 @@ def main(argv=None) -> int:
           f"| first spikes on screen after Run (s, median) | {res['first_spikes_s_median']:.2f} | < 1 |\n"
           f"| realtime factor live / headless (median ratio) | {res['live_over_headless_median']:.2f} "
           f"(live {st.median(res['live_realtime_factor']):.3f}, headless {st.median(res['headless_realtime_factor']):.3f}) | ≤ 1.2 |\n"
+          f"| live wall time from click to stop per simulated second (median) | {st.median(live_e2e):.3f} | |\n"
           f"| requests leaving 127.0.0.1 | {len(res['foreign_requests'])} | 0 |\n\n"
           f"Command: `python -m benchmarks.studio_live`\n")
     (OUT / "studio_live.md").write_text(md)

@@ -242,10 +242,26 @@ class Synapses(NodeType):
             if multi:
                 b.buffer(nid, "ring_cnt", np.zeros((D, max(n_pre, 1)), np.int32))
 
+        trained = bool(g.inputs(nid, "rule"))
+
+        def uniform_weight(nd):
+            """The one weight of every synapse, or None (per-synapse weights, or a rule trains them)."""
+            wv = nd.values.get(wname)
+            if trained or nd.values.get("weight_array") is not None:
+                return None
+            if is_dist(wv) and wv.get("dist") != "constant":
+                return None
+            return float(np.asarray(b.value(nd, wname, 1), np.float64).reshape(-1)[0])
+
         def derive(nd):
+            # "wc": one weight for all synapses, a kernel constant (a scalar), so delivery reads no
+            # weight array; per-synapse weights give an array here and the kernel reads "w".
+            # Switching between the two forms is structural (the simulation resets and rebuilds).
+            u = uniform_weight(nd)
+            wc = np.zeros(1) if u is None else u
             if nd.values["synapse"] == "delta":
-                return {"decay": 0.0}
-            return {"decay": math.exp(-b.dt / float(nd.values["tau_syn_ms"]))}
+                return {"decay": 0.0, "wc": wc}
+            return {"decay": math.exp(-b.dt / float(nd.values["tau_syn_ms"])), "wc": wc}
 
         b.set_params(node, derive)
 

@@ -61,6 +61,9 @@ class Simulation:
             raise DesignError(Problem("error", "meta.backend", f"backend '{self.backend}' is not available",
                                       "use backend 'numba'", param="backend"))
         self.chunk_ms = float(chunk_ms)
+        # longest single kernel call (ms of simulated time) inside a chunk; None: the whole
+        # chunk. A pause is honoured at a call boundary, so the studio keeps calls short.
+        self.call_ms: float | None = None
         self._subscribers: list[Callable[[Chunk, "Simulation"], Any]] = []
         self._stop = threading.Event()
         self._lock = threading.RLock()
@@ -84,6 +87,7 @@ class Simulation:
         self.compile_s = self.runner.compile_s
         self.t_step = 0
         self.wall_s = 0.0
+        self.kernel_s = 0.0  # of wall_s, the time spent inside compiled chunk calls
         self.pending_reset: set[str] = set()
         self._stores: dict[str, Any] = {}
         self._weight_snaps: dict[str, Any] = {}
@@ -144,7 +148,11 @@ class Simulation:
                 data = {"spikes": {}, "states": {}}
                 while self.t_step < c_end and not (self._stop.is_set() and self.t_step > t_c0):
                     stop_at = min(c_end, self._next_event(self.t_step))
+                    if self.call_ms is not None:
+                        stop_at = min(stop_at, self.t_step + max(1, self.steps_for(self.call_ms)))
+                    k0 = time.perf_counter()
                     done = self.runner.run(self.t_step, stop_at - self.t_step)
+                    self.kernel_s += time.perf_counter() - k0
                     self.t_step += done
                     self._drain(data)
                     self._snapshot_weights()

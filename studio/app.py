@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import threading
 import time
 import traceback
@@ -35,6 +36,9 @@ from .files import MAX_UPLOAD_BYTES, Recovery, gallery, parse_upload
 from .history import History
 from .inspector import Inspector
 from .plots import LivePlots
+
+# plots and the status line refresh this often (ms): 5 updates/s by default
+REFRESH_MS = int(os.environ.get("GLIAFLOW_REFRESH_MS", "200"))
 
 FAMILY_TITLES = {"stimulus": "Stimuli", "neuron": "Neurons", "projection": "Projections", "plasticity": "Plasticity",
                  "astrocyte": "Astrocytes", "readout": "Readouts", "monitor": "Monitors"}
@@ -107,7 +111,7 @@ class Studio(pn.viewable.Viewer):
         self._offer_recovery()
         self._periodic = None
         if self._doc is not None:
-            self._periodic = pn.state.add_periodic_callback(self._tick, period=200)
+            self._periodic = pn.state.add_periodic_callback(self._tick, period=REFRESH_MS)
             self._autosave_cb = pn.state.add_periodic_callback(self._autosave, period=3000)
             pn.state.on_session_destroyed(lambda ctx: self._shutdown())
 
@@ -856,7 +860,8 @@ class Studio(pn.viewable.Viewer):
             traceback.print_exception(err)
         self.running = False
         if self.sim is not None:
-            log_event("sim_stopped", t_ms=self.sim.t_ms, wall_s=self.sim.wall_s, compile_s=self.sim.compile_s)
+            log_event("sim_stopped", t_ms=self.sim.t_ms, wall_s=self.sim.wall_s, kernel_s=self.sim.kernel_s,
+                      compile_s=self.sim.compile_s)
         self._in_ui(self._after_run)
         done = getattr(self, "_run_done", None)
         if done is not None:  # after _after_run when there is no session loop (headless use, tests)
@@ -872,10 +877,11 @@ class Studio(pn.viewable.Viewer):
             self.last_error = None
 
     def _on_chunk(self, chunk, sim) -> None:
-        """Simulation thread: adapt the chunk length to ~40 ms of wall time, hand data to the plots."""
+        """Simulation thread: chunks of ~40 ms of wall time (kernel calls of ~10 ms), data to the plots."""
         if chunk.wall_s > 0:
             rtf = chunk.wall_s / max((chunk.t_end_ms - chunk.t_start_ms) * 1e-3, 1e-9)
             sim.chunk_ms = float(min(500.0, max(2.0, 0.04 / max(rtf, 1e-6) * 1000.0)))
+            sim.call_ms = float(max(sim.dt, 0.01 / max(rtf, 1e-6) * 1000.0))  # ~10 ms per kernel call: a prompt pause
         if self._first_spike_wall is None and any(chunk.counts.values()):
             self._first_spike_wall = _now()
         self.plots.push(chunk, sim)

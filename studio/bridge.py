@@ -1,4 +1,4 @@
-"""A tiny browser-side helper: keyboard shortcuts, downloads and a frame-rate probe.
+"""A tiny browser-side helper: keyboard shortcuts, downloads and an opt-in frame-rate probe.
 
 Plain ESM with no imports, served from the package like every other resource.
 """
@@ -12,8 +12,6 @@ from panel.custom import JSComponent
 
 class Bridge(JSComponent):
     """Sends key presses to Python; lets Python trigger a file download in the browser."""
-
-    fps = param.Number(default=0.0, doc="frames per second measured with requestAnimationFrame (1 s windows)")
 
     _esm = """
 export function render({ model, el }) {
@@ -55,8 +53,11 @@ export function render({ model, el }) {
       document.title = msg.title;
     }
   });
-  let frames = 0, last = performance.now();
+  // frame-rate probe, off unless asked for (a permanent requestAnimationFrame loop would
+  // make the browser draw 60 frames/s for nothing): window.__gliaflow_probe_fps(true)
+  let frames = 0, last = 0, probing = false;
   const tick = (now) => {
+    if (!probing) return;
     frames += 1;
     if (now - last >= 1000) {
       window.__gliaflow_fps = frames * 1000 / (now - last);
@@ -64,7 +65,11 @@ export function render({ model, el }) {
     }
     requestAnimationFrame(tick);
   };
-  requestAnimationFrame(tick);
+  window.__gliaflow_probe_fps = (on) => {
+    const was = probing;
+    probing = on !== false;
+    if (probing && !was) { frames = 0; last = performance.now(); window.__gliaflow_fps = 0; requestAnimationFrame(tick); }
+  };
 }
 """
 

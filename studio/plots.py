@@ -20,7 +20,7 @@ import threading
 import numpy as np
 import panel as pn
 from bokeh.events import RangesUpdate, Reset, SelectionGeometry
-from bokeh.models import BoxSelectTool, ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
+from bokeh.models import BoxSelectTool, ColorBar, PrintfTickFormatter, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
 from bokeh.palettes import Category10_10, Greys256, Viridis256
 from bokeh.plotting import figure
 
@@ -317,12 +317,14 @@ class WeightCard(Card):
             tooltips=[("pre", "$x{0}"), ("post", "$y{0}"), ("w", "@image")], output_backend="canvas")
         m.xaxis.axis_label = "presynaptic neuron"
         m.yaxis.axis_label = "postsynaptic neuron"
+        m.xaxis.ticker.desired_num_ticks = 3
+        m.yaxis.ticker.desired_num_ticks = 4
         m.title.text_font_size = "11px"
         self.mmap = LinearColorMapper(palette=Viridis256, nan_color="#f5f5f5")
         self.msrc = ColumnDataSource({"image": [np.full((2, 2), np.nan)], "x": [0], "y": [0], "dw": [n_pre],
                                      "dh": [n_post]})
         m.image("image", source=self.msrc, x="x", y="y", dw="dw", dh="dh", color_mapper=self.mmap)
-        m.add_layout(ColorBar(color_mapper=self.mmap, width=8), "right")
+        m.add_layout(ColorBar(color_mapper=self.mmap, width=8, formatter=PrintfTickFormatter(format="%.3g")), "right")
         self.sel_src = ColumnDataSource({"left": [], "right": [], "bottom": [], "top": []})
         m.quad(left="left", right="right", bottom="bottom", top="top", source=self.sel_src, fill_alpha=0.0,
                line_color="#d32f2f", line_width=2)
@@ -366,7 +368,11 @@ class WeightCard(Card):
             M = np.where(C > 0, S / np.maximum(C, 1), np.nan)
         finite = M[np.isfinite(M)]
         if finite.size:
-            self.mmap.low, self.mmap.high = float(finite.min()), float(max(finite.max(), finite.min() + 1e-12))
+            lo, hi = float(finite.min()), float(finite.max())
+            if hi - lo <= 1e-9 * max(abs(hi), 1.0):  # all equal: a readable bar around the value
+                pad = 0.1 * abs(hi) if hi != 0 else 1.0
+                lo, hi = lo - pad, hi + pad
+            self.mmap.low, self.mmap.high = lo, hi
         self.msrc.data = {"image": [M], "x": [0], "y": [0], "dw": [self.shape[1] * self.gp],
                           "dh": [self.shape[0] * self.gq]}
         ts = np.array([s[0] for s in snaps])
@@ -476,6 +482,10 @@ class LivePlots(pn.viewable.Viewer):
         self._set_range = (0.0, self.window_ms)
         self.follow.value = True
         _FIG_HOOKS[:] = [self._hook_figure]
+        for old in self.cards:  # detached cards give up their names: a name finds the live plot only
+            src = getattr(old, "src", None)
+            if src is not None and src.name:
+                src.name = None
         self.cards = []
         rasters: dict[str, RasterCard] = {}
         plan = sim.plan

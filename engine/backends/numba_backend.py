@@ -320,6 +320,8 @@ def _deliver(step: Step, ctx: Ctx) -> list[str]:
     nid, src = step.node, a["source"]
     B = lambda v: ctx.b(f"{nid}.{v}")  # noqa: E731
     g, indptr, post, w = B("g"), B("indptr"), B("post"), B("w")
+    # one weight for all synapses (a kernel constant): delivery reads no weight array
+    wq = f"{w}[_q]" if ctx.is_array(nid, "wc") else ctx.p(nid, "wc")
     spk = ctx.b(src + ".spk")
     ns = ctx.ns(src)
     multi = ctx.plan.spike_sources[src].multi
@@ -329,7 +331,7 @@ def _deliver(step: Step, ctx: Ctx) -> list[str]:
     if mode == "none":
         return [f"for _k in range({ns}):", f"    _i = {spk}[_k]", *getc,
                 f"    for _q in range({indptr}[_i], {indptr}[_i + 1]):",
-                f"        {g}[{post}[_q]] += {w}[_q]{mul}"]
+                f"        {g}[{post}[_q]] += {wq}{mul}"]
     if mode == "ring":  # homogeneous delay: ring of past spike lists, D = delay_steps + 1 rows
         ri, rn = B("ring_idx"), B("ring_n")
         rc = B("ring_cnt") if multi else None
@@ -341,12 +343,12 @@ def _deliver(step: Step, ctx: Ctx) -> list[str]:
         if multi:
             lines.append(f"    _c = {rc}[_r, _k]")
         lines += [f"    for _q in range({indptr}[_i], {indptr}[_i + 1]):",
-                  f"        {g}[{post}[_q]] += {w}[_q]{mul}"]
+                  f"        {g}[{post}[_q]] += {wq}{mul}"]
         return lines
     # per-synapse delays: accumulate into a ring of future inputs
     acc, dl = B("acc"), B("delay")
     return ["_D = " + acc + ".shape[0]",
             f"for _k in range({ns}):", f"    _i = {spk}[_k]", *getc,
             f"    for _q in range({indptr}[_i], {indptr}[_i + 1]):",
-            f"        {acc}[(t + {dl}[_q]) % _D, {post}[_q]] += {w}[_q]{mul}",
+            f"        {acc}[(t + {dl}[_q]) % _D, {post}[_q]] += {wq}{mul}",
             "_r = t % _D", f"for j in range({g}.shape[0]):", f"    {g}[j] += {acc}[_r, j]", f"    {acc}[_r, j] = 0.0"]

@@ -238,3 +238,38 @@ def test_divergence_names_the_population():
     with pytest.raises(DivergenceError) as e:
         Simulation(d).run(100.0)
     assert e.value.node == "runaway" and "every step" in str(e.value)
+
+
+def _with_ee_weight(value):
+    d = _coba_with_input()
+    for nd in d["nodes"]:
+        if nd["id"] in ("ee", "ie"):
+            nd["data"]["weight_gl"] = value
+    return d
+
+
+def test_uniform_weight_constant_and_per_synapse_array_give_identical_spikes():
+    """One weight for all synapses is a kernel constant (no weight array read); the same
+    values as a per-synapse distribution take the array path: bit-identical results."""
+    a = Simulation(_with_ee_weight(0.6))
+    b = Simulation(_with_ee_weight({"dist": "uniform", "low": 0.6, "high": 0.6}))
+    assert not isinstance(a.plan.params["ee"]["wc"], np.ndarray)
+    assert isinstance(b.plan.params["ee"]["wc"], np.ndarray)
+    a.run(300.0)
+    b.run(300.0)
+    assert len(a.spikes("exc")[0]) > 100
+    _same(_result(a), _result(b))
+    np.testing.assert_array_equal(a.connectivity("ee")[2], b.connectivity("ee")[2])
+
+
+def test_uniform_weight_edit_is_live_and_switching_to_a_distribution_rebuilds():
+    s = Simulation(_with_ee_weight(0.6))
+    kernel = s.runner.kernel
+    s.run(50.0)
+    assert s.set_param("ee", "weight_gl", 0.9) == "live"
+    assert s.plan.params["ee"]["wc"] == pytest.approx(0.9) and s.runner.kernel is kernel
+    assert np.all(s.connectivity("ee")[2] == 0.9)  # weight monitors and connectivity() see the edit too
+    assert s.set_param("ee", "weight_gl", {"dist": "uniform", "low": 0.5, "high": 0.7}) == "reset"
+    s.run(50.0)
+    w = s.connectivity("ee")[2]
+    assert isinstance(s.plan.params["ee"]["wc"], np.ndarray) and w.min() < w.max()

@@ -218,6 +218,7 @@ def test_live_coba_stays_responsive(server_factory, browser):
     empty = 0.10  # axes, labels and title of an empty raster card cover a few per cent
     wait_until(lambda: ink(page, ".gf-card-r-exc_spikes") > empty + 0.2, timeout=20, message="no spikes on screen")
     first_spikes_s = time.time() - t0
+    page.evaluate("window.__gliaflow_probe_fps(true)")
     page.wait_for_timeout(1500)
     fps = page.evaluate("window.__gliaflow_fps || 0")
     assert st.running
