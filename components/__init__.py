@@ -9,6 +9,8 @@ _MODULES = (
     "neuron_lif", "neuron_lif_cond", "neuron_izhikevich", "neuron_adex",
     "projection_synapses",
     "monitor_spikes", "monitor_state", "monitor_weights",
+    "monitor_activity", "monitor_entropy", "monitor_lz", "monitor_branching", "monitor_dse",
+    "monitor_weight_geometry",
 )
 
 for _m in _MODULES:

@@ -140,6 +140,11 @@ def cmd_run(args) -> int:
         sim.save_npz(args.out)
         if not args.quiet:
             _eprint(f"gliaflow: wrote {args.out}")
+    if args.nwb:
+        from .nwb import save_nwb
+        save_nwb(sim, args.nwb)
+        if not args.quiet:
+            _eprint(f"gliaflow: wrote {args.nwb}")
     summary = sim.summary()
     if args.json:
         print(json.dumps(summary, separators=(",", ":"), default=float))
@@ -170,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default=None, choices=["numba"], help="simulation backend")
     r.add_argument("--seed", type=int, default=None, help="random seed (default: the design's)")
     r.add_argument("--out", default=None, help="write spikes, monitor traces and the design to FILE.npz")
+    r.add_argument("--nwb", default=None, help="write spikes (units) and monitor traces to FILE.nwb (needs pynwb)")
     r.add_argument("--json", action="store_true", help="print one JSON summary line last on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     r.set_defaults(fn=cmd_run)

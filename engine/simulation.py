@@ -91,7 +91,17 @@ class Simulation:
         self.pending_reset: set[str] = set()
         self._stores: dict[str, Any] = {}
         self._weight_snaps: dict[str, Any] = {}
+        # per-node state of Python-side monitors (analysis windows, running statistics);
+        # a type creates its own with ``sim.node_state(node_id, factory)``
+        old_states = getattr(self, "_node_state", {})
+        for st in old_states.values():
+            close = getattr(st, "close", None)
+            if close is not None:
+                close()
+        self._node_state: dict[str, Any] = {}
         for r in self.plan.recorders:
+            if r.kind == "spikes" and not r.info.get("keep", True):
+                continue  # streamed to the node's own analysis each chunk, not kept
             if r.kind == "spikes":
                 v = self.graph.nodes[r.node].values
                 self._stores[r.node] = SpikeStore(v["max_events"], r.info["multi"], v.get("spill_dir", ""), r.node)
@@ -170,11 +180,29 @@ class Simulation:
                     ahead = (self.t_step - start_step) * self.dt * 1e-3 * realtime_factor - (time.perf_counter() - t_run0)
                     if ahead > 0:
                         self._stop.wait(ahead)
+            if self.t_step >= target:  # finished (a pause must not wait for work in flight)
+                self._flush_monitors()
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
             self.running = False
         return self
+
+    def _flush_monitors(self) -> None:
+        """End of a run: monitors with work in flight (DSE on a worker) hand in their last
+        values, delivered to subscribers as one more (empty) chunk carrying only streams."""
+        streams = {}
+        for node in self.graph.nodes.values():
+            flush = getattr(node.type, "flush", None)
+            if flush is not None:
+                payload = flush(node, self)
+                if payload:
+                    streams[node.id] = payload
+        if streams:
+            ch = Chunk(self.t_ms, self.t_ms, 0.0)
+            ch.streams = streams
+            for fn in list(self._subscribers):
+                fn(ch, self)
 
     def pause(self) -> None:
         """Stop the current ``run`` at the next kernel-call boundary (thread-safe)."""
@@ -279,7 +307,8 @@ class Simulation:
                 i = B[f"{r.node}.i"][:n].copy()
                 c = B[f"{r.node}.c"][:n].copy() if r.info["multi"] else None
                 nbuf[0] = 0
-                self._stores[r.node].add(t, i, c)
+                if r.node in self._stores:
+                    self._stores[r.node].add(t, i, c)
                 data["spikes"].setdefault(r.node, []).append((t, i, c))
             elif r.kind == "state":
                 rb = B[f"{r.node}.rows"]
@@ -351,7 +380,7 @@ class Simulation:
         if key in self._stores and isinstance(self._stores[key], SpikeStore):
             return key
         for r in self.plan.recorders:
-            if r.kind == "spikes" and r.info["source"] == key:
+            if r.kind == "spikes" and r.info["source"] == key and r.node in self._stores:
                 return r.node
         raise KeyError(f"no spike monitor named or watching '{key}'")
 
@@ -387,10 +416,27 @@ class Simulation:
                         "rate_hz": (ns / (src.n * t_s)) if t_s > 0 else 0.0}
         return out
 
+    def node_state(self, node_id: str, factory: Callable[[], Any]) -> Any:
+        """The run state of a Python-side monitor, created by ``factory()`` on first use
+        and dropped (its ``close()`` called) when the simulation is reset or rebuilt."""
+        st = self._node_state.get(node_id)
+        if st is None:
+            st = self._node_state[node_id] = factory()
+        return st
+
+    def _python_monitors(self):
+        return [n for n in self.graph.nodes.values() if getattr(n.type, "final", None) is not None]
+
     def monitor_summary(self) -> dict:
         out = {}
         t_s = self.t_ms * 1e-3
+        for node in self._python_monitors():
+            out[node.id] = {"type": node.key, **node.type.final(node, self)}
         for r in self.plan.recorders:
+            if r.kind == "spikes" and r.node in out:
+                continue
+            if r.kind == "weights" and r.node in out:
+                continue
             if r.kind == "spikes":
                 st = self._stores[r.node]
                 t, i, c = st.arrays()
@@ -424,7 +470,14 @@ class Simulation:
         import io
         from .design import atomic_write_bytes
         arrays: dict[str, np.ndarray] = {}
+        python_monitors = self._python_monitors()
+        for node in python_monitors:
+            for k, v in node.type.arrays(node, self).items():
+                arrays[f"monitors/{node.id}/{k}"] = np.asarray(v)
+        done = {n.id for n in python_monitors}
         for r in self.plan.recorders:
+            if r.node in done:
+                continue
             if r.kind == "spikes":
                 t, i = self.spikes(r.node)
                 arrays[f"spikes/{r.info['source']}/t_ms"] = t

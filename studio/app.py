@@ -189,6 +189,10 @@ class Studio(pn.viewable.Viewer):
         self.results_button = pn.widgets.FileDownload(label="Results (.npz)", filename="results.npz", width=130,
                                                       callback=self._results_npz, button_type="default",
                                                       css_classes=["gf-results"])
+        self.nwb_button = pn.widgets.FileDownload(label="Results (NWB)", filename="results.nwb", width=130,
+                                                  callback=self._results_nwb, button_type="default", disabled=True,
+                                                  css_classes=["gf-nwb"],
+                                                  description="spikes as NWB units, monitor traces as time series")
         self.undo_button = pn.widgets.Button(label="↶", width=40, description="undo (Ctrl+Z)")
         self.redo_button = pn.widgets.Button(label="↷", width=40, description="redo (Ctrl+Y)")
         self.help_button = pn.widgets.Button(label="?", width=36, description="help (?)")
@@ -213,7 +217,7 @@ class Studio(pn.viewable.Viewer):
         filebar = pn.Row(self.title, self.new_button, pn.pane.HTML("<span style='font-size:12px'>Open</span>",
                                                                   margin=(14, 2, 0, 8)), self.open_input,
                          self.save_button, self.saveas_name, self.saveas_button, self.gallery_select,
-                         self.results_button, self.undo_button, self.redo_button, self.help_button, self.bridge,
+                         self.results_button, self.nwb_button, self.undo_button, self.redo_button, self.help_button, self.bridge,
                          sizing_mode="stretch_width", css_classes=["gf-filebar"])
         runbar = pn.Row(self.run_button, self.step_button, self.reset_button, self.duration, self.dt, self.seed,
                         self.backend, self.speed, self.progress, sizing_mode="stretch_width", css_classes=["gf-runbar"])
@@ -692,6 +696,16 @@ class Studio(pn.viewable.Viewer):
         buf.seek(0)
         return buf
 
+    def _results_nwb(self):
+        if self.sim is None:
+            return io.BytesIO(b"")
+        try:
+            from engine.nwb import nwb_bytes
+            return io.BytesIO(nwb_bytes(self.sim))
+        except Exception as e:  # noqa: BLE001 - shown to the user, never a traceback in the page
+            self._flash(f"NWB export failed: {type(e).__name__}: {e}")
+            return io.BytesIO(b"")
+
     def _autosave(self) -> None:
         if not self._dirty_autosave or self._recovery is None:
             return
@@ -832,8 +846,12 @@ class Studio(pn.viewable.Viewer):
         if self._stop_requested:
             self._finish_run(None)
             return
-        if fresh or not self.plots.cards:
-            self.plots.attach(sim)
+        try:
+            if fresh or not self.plots.cards:
+                self.plots.attach(sim)
+        except Exception as e:  # noqa: BLE001 - a message, and the run ends instead of hanging
+            self._finish_run(e)
+            return
         total = float(self.design.meta.get("duration_ms", 1000.0))
         if duration_ms is None:
             duration_ms = total - sim.t_ms if sim.t_ms < total - 1e-9 else total
@@ -937,6 +955,9 @@ class Studio(pn.viewable.Viewer):
 
     def _update_status(self) -> None:
         sim = self.sim
+        nwb_off = sim is None or sim.t_ms <= 0 or self.running
+        if self.nwb_button.disabled != nwb_off:
+            self.nwb_button.disabled = nwb_off
         if sim is None:
             self.status.object = f"t = 0 ms · {self.compile_state}"
             self.progress.value = 0

@@ -489,8 +489,11 @@ class LivePlots(pn.viewable.Viewer):
         self.cards = []
         rasters: dict[str, RasterCard] = {}
         plan = sim.plan
+        def own_views(node_id):  # a monitor drawn from its declared views records for itself
+            return bool(getattr(sim.graph.nodes[node_id].type, "views", ()))
+
         for r in plan.recorders:
-            if r.kind == "spikes":
+            if r.kind == "spikes" and r.info.get("keep", True) and not own_views(r.node):
                 c = RasterCard(f"r-{r.node}", r.node, r.info["source"], r.info["n_src"], self.window_ms, sim.dt,
                                self.x_range, self._on_select)
                 rasters.setdefault(r.info["source"], c)
@@ -505,7 +508,7 @@ class LivePlots(pn.viewable.Viewer):
                 units = getattr(node.type, "state_units", {})
                 self.cards.append(TraceCard(f"s-{r.node}", r.node, r.info["source"], r.info["variables"],
                                             r.info["neurons"], units, self.window_ms, self.x_range))
-            elif r.kind == "weights":
+            elif r.kind == "weights" and not own_views(r.node):
                 src = r.info["source"]
                 pre, post, _ = sim.connectivity(src)
                 info = plan.node_info[src]
@@ -525,11 +528,11 @@ class LivePlots(pn.viewable.Viewer):
                          if isinstance(sim.plan.node_info.get(src), dict) and "post" in sim.plan.node_info[src]}
         self._weights_for_weightcard = {}
         for r in plan.recorders:
-            if r.kind == "spikes":
+            if r.kind == "spikes" and f"r-{r.node}" in self._by_key:
                 # prime an empty image so the first refresh draws the axes
                 self._by_key[f"r-{r.node}"].push(np.zeros(0), np.zeros(0, np.int64), 0.0)
         for r in plan.recorders:
-            if r.kind == "weights":
+            if r.kind == "weights" and f"w-{r.node}" in self._by_key:
                 snaps_t, W = sim.weights(r.node)
                 if len(snaps_t):
                     self._by_key[f"w-{r.node}"].push(list(zip(snaps_t, W)))

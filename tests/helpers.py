@@ -73,7 +73,7 @@ def harness(type_key: str) -> dict:
         elif p.kind == "state":
             nodes.append(node(f"src{k}", "neuron.lif_cond", n=10, i_bias_mv=20.0))
             edges.append((f"src{k}.state", f"x.{p.name}"))
-        elif p.kind == "weights":
+        elif p.kind == "weights" and p.required:
             nodes += [node(f"src{k}", "stimulus.poisson", n=10, rate_hz=50.0),
                       node(f"syn{k}", "projection.synapses", rule="all_to_all", weight_mv=1.0),
                       node(f"pop{k}", "neuron.lif", n=10)]

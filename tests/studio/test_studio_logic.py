@@ -212,3 +212,24 @@ def test_recovery_file_round_trip(tmp_path):
     assert doc == st.design.doc
     r.clear()
     assert r.read() is None
+
+
+def test_analysis_monitors_draw_from_their_declared_views_with_no_studio_code():
+    """Every analysis monitor gets a generic card whose plots fill while the design runs."""
+    from tests.engine.test_analysis_monitors import MONITORS, coba_with_monitors
+
+    st = Studio(coba_with_monitors(200))
+    st.run(1000.0, block=True)
+    st.plots.refresh()
+    cards = {c.key: c for c in st.plots.cards}
+    for mid, (key, _) in MONITORS.items():
+        card = cards[f"g-{mid}"]
+        assert isinstance(card, GenericCard), key
+        traces = [v for v in card.items.values() if v[0] == "trace"]
+        assert traces and all(len(src.data["t"]) > 0 for _, src, _ in traces), key
+    geo = cards["g-geo"].items
+    assert len(geo["spectrum"][1].data["top"]) == 32 and geo["histogram"][1].data["top"].sum() > 0
+    # no raster or weight card of their own: they keep no spikes and draw their own views
+    assert "r-act" not in cards and "w-geo" not in cards
+    assert st.nwb_button.disabled is False
+    assert len(st._results_nwb().getvalue()) > 10_000

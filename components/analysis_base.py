@@ -1,0 +1,287 @@
+"""Shared machinery of the analysis monitors: windows of binned spikes, bounded traces,
+work off the simulation thread.
+
+An analysis monitor records the spikes of its source in the kernel like ``monitor.spikes``
+does, but keeps none of them: after each chunk it folds them into the current window's
+counts (bins of ``bin_ms``), and each time a window of ``window_ms`` completes it computes
+its measures (``engine.analysis``) and appends one point to each of its traces. Memory is
+one window of counts plus at most ``max_points`` points per trace, whatever the run
+length; results depend only on the spikes and the window grid, not on chunk sizes or
+pauses. The measures are the same functions notebooks call on recorded data.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+from numba import njit
+
+from engine import rng
+from engine.errors import DesignError, Problem
+from engine.params import Int, Num
+from engine.registry import NodeType, Port
+
+
+@njit(cache=True, nogil=True)
+def _scatter_add(counts, rows, cols):  # pragma: no cover - compiled
+    for k in range(rows.shape[0]):
+        counts[rows[k], cols[k]] += 1
+
+
+class Traces:
+    """Named traces of (t_ms, value) with at most ``max_points`` points each (newest kept)."""
+
+    def __init__(self, names, max_points: int):
+        self.names = tuple(names)
+        self.t = deque(maxlen=max_points)
+        self.v = {k: deque(maxlen=max_points) for k in self.names}
+        self.new: list[tuple[float, dict]] = []
+        self.last: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def add(self, t_ms: float, values: dict) -> None:
+        with self.lock:
+            self.t.append(float(t_ms))
+            for k in self.names:
+                x = float(values.get(k, np.nan))
+                self.v[k].append(x)
+                self.last[k] = x
+            self.new.append((float(t_ms), values))
+
+    def take_new(self) -> dict:
+        """The points added since the last call, as view payloads ``{name: {"t_ms", "y"}}``."""
+        with self.lock:
+            new, self.new = self.new, []
+        if not new:
+            return {}
+        t = np.array([p[0] for p in new])
+        return {k: {"t_ms": t, "y": np.array([float(p[1].get(k, np.nan)) for p in new])} for k in self.names}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        with self.lock:
+            out = {"t_ms": np.array(self.t, float)}
+            out.update({k: np.array(self.v[k], float) for k in self.names})
+        return out
+
+    def final(self) -> dict:
+        with self.lock:
+            return {"points": len(self.t), **{k: (None if not np.isfinite(v) else v) for k, v in self.last.items()}}
+
+
+class SpikeWindows:
+    """Bins the spikes of one source into windows; calls ``on_window(counts, events, t_end_ms)``.
+
+    ``counts`` is (bins per window, neurons kept) int32; ``events`` the window's raw
+    ``(t_ms, column)`` spikes of the kept neurons. Neurons beyond ``max_neurons`` are
+    left out by a fixed random subset (seeded by the node), said in ``kept``.
+    """
+
+    def __init__(self, n_src: int, dt: float, bin_ms: float, window_ms: float, max_neurons: int, key: int,
+                 on_window: Callable[[np.ndarray, tuple, float], None]):
+        self.dt = dt
+        self.bin_steps = max(1, int(round(bin_ms / dt)))
+        self.bins = max(1, int(round(window_ms / (self.bin_steps * dt))))
+        self.win_steps = self.bins * self.bin_steps
+        if n_src > max_neurons:
+            order = np.argsort(rng.uniform_np(key, 0, np.arange(n_src)), kind="stable")
+            kept = np.sort(order[:max_neurons])
+        else:
+            kept = np.arange(n_src)
+        self.kept = kept
+        self.col = np.full(max(n_src, 1), -1, np.int64)
+        self.col[kept] = np.arange(len(kept))
+        self.counts = np.zeros((self.bins, len(kept)), np.int32)
+        self.ev_t: list[np.ndarray] = []
+        self.ev_i: list[np.ndarray] = []
+        self.w = 0  # index of the current window
+        self.on_window = on_window
+
+    def _close(self) -> None:
+        t_end_ms = (self.w + 1) * self.win_steps * self.dt
+        ev = (np.concatenate(self.ev_t) if self.ev_t else np.zeros(0),
+              np.concatenate(self.ev_i) if self.ev_i else np.zeros(0, np.int64))
+        self.on_window(self.counts, ev, t_end_ms)
+        self.counts = np.zeros_like(self.counts)
+        self.ev_t, self.ev_i = [], []
+        self.w += 1
+
+    def add(self, t_ms: np.ndarray, i: np.ndarray, t_end_ms: float) -> None:
+        steps = np.rint(np.asarray(t_ms) / self.dt).astype(np.int64)
+        cols = self.col[np.asarray(i, np.int64)] if len(i) else np.zeros(0, np.int64)
+        keep = cols >= 0
+        steps, cols = steps[keep], cols[keep]
+        win = steps // self.win_steps
+        pos = 0
+        while pos < len(steps):
+            w = win[pos]
+            while self.w < w:
+                self._close()
+            end = int(np.searchsorted(win, w, side="right"))
+            s, c = steps[pos:end], cols[pos:end]
+            _scatter_add(self.counts, (s - w * self.win_steps) // self.bin_steps, c)
+            self.ev_t.append(s * self.dt)
+            self.ev_i.append(c)
+            pos = end
+        end_step = int(round(t_end_ms / self.dt))
+        while (self.w + 1) * self.win_steps <= end_step:
+            self._close()
+
+
+class Worker:
+    """Expensive measures off the simulation thread (numpy's LAPACK releases the GIL), one
+    job at a time on a daemon thread: ``submit`` never blocks the simulation; ``ready()``
+    hands back finished results in submission order."""
+
+    def __init__(self):
+        self.jobs: list[list] = []  # [tag, thread, result box]
+
+    def busy(self) -> bool:
+        return any(th.is_alive() for _, th, _ in self.jobs)
+
+    def submit(self, tag, fn, *args) -> None:
+        box: dict = {}
+
+        def work():
+            try:
+                box["value"] = fn(*args)
+            except Exception as e:  # noqa: BLE001 - reported as NaN with the reason kept
+                box["value"], box["error"] = float("nan"), f"{type(e).__name__}: {e}"
+
+        th = threading.Thread(target=work, daemon=True, name="gliaflow-analysis")
+        self.jobs.append([tag, th, box])
+        th.start()
+
+    def ready(self, wait: bool = False) -> list[tuple[Any, Any]]:
+        out = []
+        while self.jobs:
+            tag, th, box = self.jobs[0]
+            if wait:
+                th.join()
+            elif th.is_alive():
+                break
+            self.jobs.pop(0)
+            out.append((tag, box.get("value", float("nan"))))
+        return out
+
+    def close(self) -> None:
+        self.jobs = []
+
+
+class SpikeAnalysisMonitor(NodeType):
+    """Base of the monitors that analyse a spike source window by window (not registered)."""
+
+    ports = (Port("spikes", "in", "spikes", required=True, doc="spikes of the population to analyse"),)
+    #: names of the traces this monitor produces (each also a "trace" view unless listed in views)
+    traces: ClassVar[tuple[str, ...]] = ()
+
+    bin_ms = Num(1.0, bounds=(0, None), inclusive=(False, True), live=False, doc="bin width")
+    window_ms = Num(100.0, bounds=(0, None), inclusive=(False, True), live=False,
+                    doc="analysis window: one value per trace per window")
+    max_neurons = Int(4000, bounds=(1, None), live=False,
+                      doc="analyse at most this many neurons (a fixed random subset beyond)")
+    max_points = Int(100_000, bounds=(1, None), live=False, doc="points kept per trace (oldest dropped beyond)")
+
+    @classmethod
+    def build(cls, node, b) -> None:
+        src = b.graph.sources(node.id, "spikes")[0]
+        n_src = b.graph.size(src.id)
+        multi = b.spike_sources[src.id].multi
+        cap = max(1 << 16, 8 * n_src)
+        nid = node.id
+        b.buffer(nid, "t", np.zeros(cap, np.int64), "record")
+        b.buffer(nid, "i", np.zeros(cap, np.int32), "record")
+        if multi:
+            b.buffer(nid, "c", np.zeros(cap, np.int32), "record")
+        b.buffer(nid, "n", np.zeros(1, np.int64), "record")
+        b.recorder(nid, "spikes", source=src.id, n_src=n_src, multi=multi, cap=cap, keep=False)
+        b.step("monitor", nid, "monitor.spikes", reads=[f"{src.id}.spk"], source=src.id, n_src=n_src, multi=multi)
+        if float(node.values["window_ms"]) < float(node.values["bin_ms"]):
+            raise DesignError(Problem("error", "param.window", "window_ms is shorter than bin_ms",
+                                      "make window_ms a multiple of bin_ms", node=nid, param="window_ms"))
+        b.node_info[nid].update(source=src.id, n_src=n_src)
+        cls.build_extra(node, b)
+
+    @classmethod
+    def build_extra(cls, node, b) -> None:
+        """Further declarations of a subclass (e.g. connectivity it reads)."""
+
+    # --- run state ----------------------------------------------------------------------
+    @classmethod
+    def new_state(cls, node, sim) -> Any:
+        info = sim.plan.node_info[node.id]
+        v = node.values
+        state = _State(Traces(cls.traces, int(v["max_points"])))
+        key = rng.node_key(sim.seed, node.id, "neuron-subset")
+
+        def on_window(counts, events, t_end_ms):
+            vals = cls.measure(node, sim, state, counts, events, t_end_ms)
+            if vals is not None:
+                state.traces.add(t_end_ms, vals)
+
+        state.windows = SpikeWindows(info["n_src"], sim.dt, float(v["bin_ms"]), float(v["window_ms"]),
+                                     int(v["max_neurons"]), key, on_window)
+        return state
+
+    @classmethod
+    def measure(cls, node, sim, state, counts: np.ndarray, events: tuple, t_end_ms: float) -> dict | None:
+        raise NotImplementedError
+
+    @classmethod
+    def state(cls, node, sim):
+        return sim.node_state(node.id, lambda: cls.new_state(node, sim))
+
+    @classmethod
+    def stream(cls, node, sim, chunk) -> dict:
+        st = cls.state(node, sim)
+        d = chunk.spikes.get(node.id)
+        if d is not None:
+            st.windows.add(d["t_ms"], d["i"], chunk.t_end_ms)
+        cls.after_chunk(node, sim, st, chunk)
+        return st.traces.take_new()
+
+    @classmethod
+    def after_chunk(cls, node, sim, state, chunk) -> None:
+        """Hook for monitors with work off the simulation thread."""
+
+    @classmethod
+    def final(cls, node, sim) -> dict:
+        st = cls.state(node, sim)
+        cls.finish(node, sim, st)
+        return {"source": sim.plan.node_info[node.id]["source"], "neurons": int(len(st.windows.kept)),
+                **st.traces.final()}
+
+    @classmethod
+    def finish(cls, node, sim, state) -> None:
+        """Wait for work in flight (headless runs report every window)."""
+
+    @classmethod
+    def flush(cls, node, sim) -> dict:
+        """At the end of a run: wait for work in flight and return what it streams."""
+        st = cls.state(node, sim)
+        cls.finish(node, sim, st)
+        return st.traces.take_new()
+
+    @classmethod
+    def arrays(cls, node, sim) -> dict:
+        st = cls.state(node, sim)
+        cls.finish(node, sim, st)
+        return st.traces.arrays()
+
+
+class _State:
+    def __init__(self, traces: Traces):
+        self.traces = traces
+        self.windows: SpikeWindows | None = None
+        self.extra: dict[str, Any] = {}
+        self.worker: Worker | None = None
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
+def trace_views(names_titles: list[tuple[str, str, str]]) -> tuple[dict, ...]:
+    """``[(name, title, y_label)] -> views`` of kind trace."""
+    return tuple({"kind": "trace", "name": n, "title": t, "y_label": y} for n, t, y in names_titles)

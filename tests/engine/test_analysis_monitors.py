@@ -1,0 +1,197 @@
+"""The analysis monitors on a running network: they stream every window, keep bounded
+memory, do not depend on chunk sizes, and report through summary / npz like any monitor."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import DesignError, Simulation
+from tests.helpers import node, small_coba
+
+MONITORS = {
+    "act": ("monitor.activity", {"bin_ms": 5.0, "window_ms": 100.0}),
+    "ent": ("monitor.entropy", {}),
+    "lz": ("monitor.lz", {}),
+    "br": ("monitor.branching", {}),
+    "dse": ("monitor.dse", {}),
+    "geo": ("monitor.weight_geometry", {}),
+}
+
+
+def coba_with_monitors(n=400, **over):
+    d = small_coba(n)
+    for mid, (key, data) in MONITORS.items():
+        data = dict(data, **over.get(mid, {}))
+        d["nodes"].append(node(mid, key, **data))
+        if key == "monitor.weight_geometry":
+            d["edges"].append({"id": f"m-{mid}", "source": "ee", "sourceHandle": "weights", "target": mid,
+                               "targetHandle": "weights"})
+        else:
+            d["edges"].append({"id": f"m-{mid}", "source": "exc", "sourceHandle": "spikes", "target": mid,
+                               "targetHandle": "spikes"})
+    return d
+
+
+def _arrays(sim):
+    return {mid: sim.graph.nodes[mid].type.arrays(sim.graph.nodes[mid], sim) for mid in MONITORS}
+
+
+@pytest.fixture(scope="module")
+def ran():
+    sim = Simulation(coba_with_monitors(), chunk_ms=100.0)
+    streamed: dict = {}
+
+    def on_chunk(ch, s):
+        for mid, payload in ch.streams.items():
+            for name, val in payload.items():
+                streamed.setdefault((mid, name), []).append(val)
+
+    sim.subscribe(on_chunk)
+    sim.run(1000.0)
+    return sim, streamed
+
+
+def test_every_monitor_streams_values_every_window(ran):
+    sim, streamed = ran
+    a = _arrays(sim)
+    assert len(a["act"]["t_ms"]) == 10 and np.allclose(a["act"]["t_ms"], np.arange(100, 1001, 100))
+    assert len(a["ent"]["t_ms"]) == 1 and len(a["lz"]["t_ms"]) == 5 and len(a["br"]["t_ms"]) == 1
+    assert len(a["geo"]["t_ms"]) == 2  # t = 0 and 1000 ms (every_ms 1000 by default)
+    # DSE: at its default cadence, once per simulated second on 500 samples of 2 ms
+    s = sim.summary()["monitors"]
+    assert s["dse"]["computed"] >= 1 and s["dse"]["samples"] >= 500 and np.isfinite(a["dse"]["dse_bits"]).all()
+    # what was streamed is what was kept
+    for mid, arr in a.items():
+        for name in sim.graph.nodes[mid].type.traces:
+            got = np.concatenate([v["y"] for v in streamed.get((mid, name), [])]) if (mid, name) in streamed else []
+            np.testing.assert_array_equal(got, arr[name])
+    # the geometry monitor's other views stream too
+    assert ("geo", "spectrum") in streamed and ("geo", "histogram") in streamed
+
+
+def test_values_are_plausible_and_rates_agree_with_the_population(ran):
+    sim, _ = ran
+    a = _arrays(sim)
+    pop = sim.summary()["populations"]["exc"]["rate_hz"]
+    assert np.mean(a["act"]["rate_hz"]) == pytest.approx(pop, rel=1e-9)
+    # CV over all intervals so far: at the end, isi_cv on the whole recording
+    from engine.analysis import isi_cv
+    t, i = sim.spikes("exc")
+    assert a["act"]["cv_isi"][-1] == pytest.approx(np.nanmean(isi_cv(t, i, 320)), rel=1e-9)
+    assert 0.5 < a["act"]["cv_isi"][-1] < 1.5  # COBA's asynchronous irregular state
+    assert 0 <= np.nanmean(a["act"]["synchrony"]) < 0.5
+    assert 0 < a["ent"]["entropy_bits"][0] <= 10.0 + 1e-9
+    # normalised LZ76 of Bernoulli(p) symbols tends to their entropy h(p) from below (slowly:
+    # ~0.7 h(p) at 64 000 symbols); COBA's irregular trains behave alike
+    p = pop * 1e-3  # spike probability per 1-ms bin
+    h = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    assert 0.4 * h < a["lz"]["population"].mean() < 1.2 * h
+    assert 0.3 < a["br"]["ratio"][0] < 1.2
+    geo = a["geo"]
+    assert np.all(geo["drift"] == 0) and np.isnan(geo["subspace_cosine"]).all()  # static weights
+    assert 1 < geo["effective_rank"][0] <= 128
+
+
+def test_results_do_not_depend_on_chunk_size(ran):
+    sim, _ = ran
+    ref = _arrays(sim)
+    other = Simulation(coba_with_monitors(), chunk_ms=7.3)
+    other.run(400.0)
+    other.run(600.0)
+    got = _arrays(other)
+    for mid in MONITORS:
+        for k, v in ref[mid].items():
+            np.testing.assert_array_equal(got[mid][k], v, err_msg=f"{mid}.{k}")
+
+
+def test_memory_is_bounded_by_max_points():
+    d = coba_with_monitors(200, act={"max_points": 3, "window_ms": 50.0}, lz={"max_points": 2})
+    sim = Simulation(d)
+    sim.run(600.0)
+    a = _arrays(sim)
+    assert len(a["act"]["t_ms"]) == 3 and a["act"]["t_ms"][-1] == pytest.approx(600.0)
+    assert len(a["lz"]["t_ms"]) == 2
+
+
+def test_summary_and_npz_carry_the_monitors(ran, tmp_path):
+    sim, _ = ran
+    s = sim.summary()["monitors"]
+    assert s["act"]["type"] == "monitor.activity" and s["act"]["points"] == 10 and s["act"]["rate_hz"] > 0
+    assert s["geo"]["type"] == "monitor.weight_geometry" and s["geo"]["rows"] == 128
+    json.dumps(s)
+    p = tmp_path / "r.npz"
+    sim.save_npz(p)
+    z = np.load(p, allow_pickle=False)
+    assert "monitors/act/rate_hz" in z and "monitors/dse/dse_bits" in z and "monitors/geo/singular_values" in z
+    np.testing.assert_array_equal(z["monitors/lz/population"], _arrays(sim)["lz"]["population"])
+
+
+def test_weight_geometry_sees_a_weight_edit():
+    sim = Simulation(coba_with_monitors(200, geo={"every_ms": 100.0}))
+    sim.run(200.0)
+    sim.set_param("ee", "weight_gl", 0.9)  # from 0.6: W = 1.5 W0
+    sim.run(200.0)
+    geo = _arrays(sim)["geo"]
+    assert geo["drift"][-1] == pytest.approx(0.5, rel=1e-12)
+    # the change W0/2 lies in W0's row space: its cosine with the span of the top 4 right
+    # singular vectors is sqrt(sum of the top 4 s^2 / sum of all s^2)
+    k = int(np.argmax(geo["drift"] > 0))
+    s = geo["singular_values"]
+    assert geo["subspace_cosine"][k] == pytest.approx(np.sqrt(np.sum(s[:4] ** 2) / np.sum(s ** 2)), rel=1e-9)
+    assert np.isnan(geo["subspace_cosine"][k + 1:]).all()  # no change afterwards
+
+
+def test_branching_uses_the_recurrent_projection_and_refuses_another():
+    d = coba_with_monitors(200)
+    d["edges"].append({"id": "br-w", "source": "ee", "sourceHandle": "weights", "target": "br",
+                       "targetHandle": "weights"})
+    sim = Simulation(d)
+    sim.run(1000.0)
+    nalsm = _arrays(sim)["br"]["nalsm"]
+    assert len(nalsm) == 1 and np.isfinite(nalsm[0]) and nalsm[0] > 0
+    d["edges"][-1]["source"] = "ei"  # exc -> inh: not recurrent on exc
+    with pytest.raises(DesignError) as e:
+        Simulation(d)
+    assert "'br'" in str(e.value) and "weights" in str(e.value) and "recurrent" in str(e.value)
+
+
+def test_cli_json_and_out_include_monitor_values(tmp_path):
+    path = tmp_path / "coba_mon.json"
+    path.write_text(json.dumps(coba_with_monitors(200)))
+    out = tmp_path / "r.npz"
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(path), "--duration-ms", "500", "--json",
+                        "--quiet", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["monitors"]["lz"]["points"] == 2 and s["monitors"]["act"]["rate_hz"] > 0
+    z = np.load(out, allow_pickle=False)
+    assert len(z["monitors/act/t_ms"]) == 5
+
+
+def test_nwb_export_reads_back_with_the_same_content(ran, tmp_path):
+    import pynwb
+    from engine.nwb import save_nwb
+
+    sim, _ = ran
+    p = tmp_path / "r.nwb"
+    save_nwb(sim, p)
+    with pynwb.NWBHDF5IO(str(p), "r") as io:
+        f = io.read()
+        units = f.units.to_dataframe()
+        exc = units[units["population"] == "exc"]
+        t, i = sim.spikes("exc")
+        assert len(exc) == 320
+        for k in (0, 7, 319):
+            np.testing.assert_allclose(exc[exc["neuron"] == k]["spike_times"].iloc[0], np.sort(t[i == k]) * 1e-3,
+                                       rtol=0, atol=1e-12)
+        mod = f.processing["gliaflow"]
+        a = _arrays(sim)
+        np.testing.assert_array_equal(mod["act.rate_hz"].data[:], a["act"]["rate_hz"])
+        np.testing.assert_allclose(mod["act.rate_hz"].timestamps[:], a["act"]["t_ms"] * 1e-3)
+        st = sim.state("exc_v")
+        np.testing.assert_array_equal(mod["exc_v.v"].data[:], st["v"])
+        assert json.loads(f.notes) == json.loads(sim.design.to_json())
