@@ -112,6 +112,8 @@ def main(argv=None) -> int:
     ap.add_argument("--duration-ms", type=float, default=60000.0)
     ap.add_argument("--fps-samples", type=int, default=10, help="1 s frame-rate windows")
     ap.add_argument("--no-screenshots", action="store_true")
+    ap.add_argument("--measures-screenshot-only", action="store_true",
+                    help="only the screenshot of gallery/coba_measures.json's plots")
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -129,6 +131,11 @@ def main(argv=None) -> int:
         if os.environ.get("GF_BENCH_CSS"):  # diagnostics: e.g. hide parts of the page
             page.add_style_tag(content=os.environ["GF_BENCH_CSS"])
         page.evaluate("document.addEventListener('click', () => { window.__clickAt = Date.now(); }, true)")
+        if a.measures_screenshot_only:
+            measures_screenshot(page, server)
+            ctx.close()
+            server.stop()
+            return 0
         run = page.locator(".gf-run button")
         # warm-up: compile (or load) the kernel, then reset
         set_duration(page, 200)
@@ -239,6 +246,21 @@ def screenshots(page, server, set_duration) -> None:
     wait_event(server, "sim_stopped", time.time() - 1, timeout=30)
     page.wait_for_timeout(800)
     page.locator(".gf-card-w-weights1").first.screenshot(path=str(SHOTS / "studio-weights.png"))
+    measures_screenshot(page, server)
+
+
+def measures_screenshot(page, server) -> None:
+    """gallery/coba_measures.json: every analysis monitor drawn from its declared views."""
+    opt = page.locator(".gf-gallery select option").filter(has_text="coba_measures:").first.get_attribute("value")
+    page.locator(".gf-gallery select").select_option(opt)
+    page.wait_for_timeout(1500)
+    page.locator(".gf-speed select").select_option("as fast as possible")
+    set_duration(page, 3000)
+    t0 = time.time()
+    page.locator(".gf-run button").click()
+    wait_event(server, "sim_stopped", t0 - 0.5, timeout=120)
+    page.wait_for_timeout(1500)
+    page.locator(".gf-plots").screenshot(path=str(SHOTS / "studio-measures.png"))
 
 
 if __name__ == "__main__":
