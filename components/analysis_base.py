@@ -102,8 +102,8 @@ class SpikeWindows:
         t_end_ms = (self.w + 1) * self.win_steps * self.dt
         ev = (np.concatenate(self.ev_t) if self.ev_t else np.zeros(0),
               np.concatenate(self.ev_i) if self.ev_i else np.zeros(0, np.int64))
-        self.on_window(self.counts, ev, t_end_ms)
-        self.counts = np.zeros_like(self.counts)
+        self.on_window(self.counts, ev, t_end_ms)  # measures use counts at once and keep no reference
+        self.counts.fill(0)  # reused: a fresh multi-MB array per window costs page faults
         self.ev_t, self.ev_i = [], []
         self.w += 1
 

@@ -42,7 +42,7 @@ class WeightGeometryMonitor(NodeType):
         {"kind": "trace", "name": "subspace_cosine", "title": "cosine of ΔW with the reference subspace",
          "y_label": "cos"},
         {"kind": "histogram", "name": "spectrum", "title": "singular values (largest first)"},
-        {"kind": "histogram", "name": "histogram", "title": "weight histogram"},
+        {"kind": "histogram", "name": "histogram", "title": "weight histogram (sampled rows)"},
         {"kind": "image", "name": "pcs", "title": "weight rows on PC1 × PC2"},
     )
 
@@ -100,48 +100,68 @@ class _GeomState:
         r = row_of[post]
         self.sel = np.nonzero(r >= 0)[0]
         self.r, self.c = r[self.sel], pre[self.sel]
+        self.flat = self.r * self.n_pre + self.c
         self.traces = Traces(names, int(v["max_points"]))
         self.ref_rank = int(v["ref_rank"])
         self.spectrum_size = int(v["spectrum_size"])
         self.W0 = self.Wprev = self.basis = self.edges = self.last_s = None
 
+    def sparse(self, w):
+        """The sampled rows as a sparse matrix (multapses add up): never a dense copy, so a
+        snapshot touches O(rows × in-degree) memory, not O(rows × n_pre)."""
+        from scipy.sparse import csr_matrix
+        return csr_matrix((np.asarray(w, np.float64)[self.sel], (self.r, self.c)), shape=(len(self.rows), self.n_pre))
+
     def dense(self, w):
-        W = np.zeros((len(self.rows), self.n_pre))
-        np.add.at(W, (self.r, self.c), w[self.sel])
-        return W
+        return self.sparse(w).toarray()
 
     def snapshot(self, t_ms, w) -> dict:
-        from engine.analysis import effective_rank, subspace_cosine
+        from scipy.sparse.linalg import norm as spnorm
 
-        W = self.dense(np.asarray(w, np.float64))
-        s = np.sqrt(np.clip(np.linalg.eigvalsh(W @ W.T)[::-1], 0.0, None))
+        from engine.analysis import effective_rank
+
+        S = self.sparse(w)
+        G = (S @ S.T).toarray()
+        s = np.sqrt(np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None))
         self.last_s = s
         if self.W0 is None:
-            self.W0 = W
-            lam, U = np.linalg.eigh(W @ W.T)  # top right singular vectors: V_k = Wᵀ U_k / s_k
+            self.W0 = S
+            lam, U = np.linalg.eigh(G)  # top right singular vectors: V_k = Wᵀ U_k / s_k (orthonormal)
             lam, U = lam[::-1][: self.ref_rank], U[:, ::-1][:, : self.ref_rank]
             keep = lam > 1e-12 * max(lam[0], 1e-300) if len(lam) else lam > 0
-            self.basis = (W.T @ U[:, keep] / np.sqrt(lam[keep])).T
+            self.basis = np.asarray(S.T @ U[:, keep]) / np.sqrt(lam[keep])  # n_pre × k
             lo, hi = (float(np.min(w)), float(np.max(w))) if len(w) else (0.0, 1.0)
             pad = 0.05 * (hi - lo) if hi > lo else (0.1 * abs(hi) if hi != 0 else 1.0)
             self.edges = np.linspace(lo - pad, hi + pad, 41)
-        dW = W - self.Wprev if self.Wprev is not None else None
-        cos = float(subspace_cosine(dW, self.basis)) if dW is not None and np.any(dW) else np.nan
-        self.Wprev = W
+        cos = np.nan
+        if self.Wprev is not None:  # ‖ΔW V‖ / ‖ΔW‖, as engine.analysis.subspace_cosine
+            dW = S - self.Wprev
+            nd = spnorm(dW)
+            if nd > 0:
+                cos = float(min(1.0, np.linalg.norm(np.asarray(dW @ self.basis)) / nd))
+        self.Wprev = S
+        n0 = spnorm(self.W0)
         with np.errstate(all="ignore"):
             vals = {"effective_rank": float(effective_rank(s)), "top_singular_value": float(s[0]) if len(s) else np.nan,
-                    "drift": float(np.linalg.norm(W - self.W0) / n0) if (n0 := np.linalg.norm(self.W0)) > 0 else np.nan,
+                    "drift": float(spnorm(S - self.W0) / n0) if n0 > 0 else np.nan,
                     "subspace_cosine": cos,
                     "mean_weight": float(np.mean(w)) if len(w) else np.nan}
         self.traces.add(t_ms, vals)
         k = min(self.spectrum_size, len(s))
-        counts, _ = np.histogram(np.clip(w, self.edges[0], self.edges[-1]), self.edges)
+        ws = np.asarray(w)[self.sel]  # the sampled rows' synapses: the histogram costs O(rows × in-degree)
+        counts, _ = np.histogram(np.clip(ws, self.edges[0], self.edges[-1]), self.edges)
         out = {"spectrum": {"edges": np.arange(k + 1, dtype=float), "counts": s[:k]},
                "histogram": {"edges": self.edges, "counts": counts}}
-        if W.shape[0] >= 3 and np.any(W.std(axis=0) > 0):
-            Wc = W - W.mean(axis=0)
-            lam, U = np.linalg.eigh(Wc @ Wc.T)  # PCA scores of the rows: U_k * sqrt(lambda_k)
-            proj = U[:, ::-1][:, :2] * np.sqrt(np.clip(lam[::-1][:2], 0.0, None))
-            H, _, _ = np.histogram2d(proj[:, 0], proj[:, 1], bins=32)
-            out["pcs"] = {"z": H.T}
+        rows = S.shape[0]
+        if rows >= 3:
+            # PCA of the rows from the Gram matrix: Wc Wcᵀ = G − a1ᵀ − 1aᵀ + (μ·μ)11ᵀ, μ the
+            # mean row, a = W μ
+            mu = np.asarray(S.mean(axis=0)).ravel()
+            a = np.asarray(S @ mu).ravel()
+            Gc = G - a[:, None] - a[None, :] + float(mu @ mu)
+            lam, U = np.linalg.eigh(Gc)  # PCA scores of the rows: U_k * sqrt(lambda_k)
+            if lam[-1] > 1e-12 * max(abs(float(G.max())), 1e-300):
+                proj = U[:, ::-1][:, :2] * np.sqrt(np.clip(lam[::-1][:2], 0.0, None))
+                H, _, _ = np.histogram2d(proj[:, 0], proj[:, 1], bins=32)
+                out["pcs"] = {"z": H.T}
         return out
