@@ -102,7 +102,7 @@ class SpikeWindows:
         t_end_ms = (self.w + 1) * self.win_steps * self.dt
         ev = (np.concatenate(self.ev_t) if self.ev_t else np.zeros(0),
               np.concatenate(self.ev_i) if self.ev_i else np.zeros(0, np.int64))
-        self.on_window(self.counts, ev, t_end_ms)  # measures use counts at once and keep no reference
+        self.on_window(self.counts, ev, t_end_ms)  # measures use counts at once or copy them
         self.counts.fill(0)  # reused: a fresh multi-MB array per window costs page faults
         self.ev_t, self.ev_i = [], []
         self.w += 1
@@ -169,6 +169,53 @@ class Worker:
         self.jobs = []
 
 
+class AnalysisQueue:
+    """One analysis thread per simulation: window measures run beside the kernel (which
+    releases the GIL) instead of after it, in submission order. At most ``maxsize`` windows
+    wait; beyond that the simulation thread waits (bounded memory: analysis that cannot
+    keep up slows the run rather than piling up). An exception in a measure is raised at
+    the next ``wait()`` (end of run, summary), never lost."""
+
+    KEY = "__gliaflow_analysis_queue__"
+
+    def __init__(self, maxsize: int = 32):
+        import queue
+        self.q = queue.Queue(maxsize=maxsize)
+        self.error: BaseException | None = None
+        self.th = threading.Thread(target=self._loop, daemon=True, name="gliaflow-analysis")
+        self.th.start()
+
+    @classmethod
+    def of(cls, sim) -> "AnalysisQueue":
+        return sim.node_state(cls.KEY, cls)
+
+    def _loop(self) -> None:
+        while True:
+            item = self.q.get()
+            try:
+                if item is None:
+                    return
+                fn, args = item
+                if self.error is None:
+                    fn(*args)
+            except BaseException as e:  # noqa: BLE001 - re-raised by wait()
+                self.error = e
+            finally:
+                self.q.task_done()
+
+    def submit(self, fn, *args) -> None:
+        self.q.put((fn, args))
+
+    def wait(self) -> None:
+        self.q.join()
+        if self.error is not None:
+            e, self.error = self.error, None
+            raise e
+
+    def close(self) -> None:
+        self.q.put(None)
+
+
 class SpikeAnalysisMonitor(NodeType):
     """Base of the monitors that analyse a spike source window by window (not registered)."""
 
@@ -215,10 +262,15 @@ class SpikeAnalysisMonitor(NodeType):
         state = _State(Traces(cls.traces, int(v["max_points"])))
         key = rng.node_key(sim.seed, node.id, "neuron-subset")
 
-        def on_window(counts, events, t_end_ms):
+        aq = AnalysisQueue.of(sim)
+
+        def measure(counts, events, t_end_ms):
             vals = cls.measure(node, sim, state, counts, events, t_end_ms)
             if vals is not None:
                 state.traces.add(t_end_ms, vals)
+
+        def on_window(counts, events, t_end_ms):  # the counts buffer is reused: hand over a copy
+            aq.submit(measure, counts.copy(), events, t_end_ms)
 
         state.windows = SpikeWindows(info["n_src"], sim.dt, float(v["bin_ms"]), float(v["window_ms"]),
                                      int(v["max_neurons"]), key, on_window)
@@ -248,6 +300,7 @@ class SpikeAnalysisMonitor(NodeType):
     @classmethod
     def final(cls, node, sim) -> dict:
         st = cls.state(node, sim)
+        AnalysisQueue.of(sim).wait()
         cls.finish(node, sim, st)
         return {"source": sim.plan.node_info[node.id]["source"], "neurons": int(len(st.windows.kept)),
                 **st.traces.final()}
@@ -260,12 +313,14 @@ class SpikeAnalysisMonitor(NodeType):
     def flush(cls, node, sim) -> dict:
         """At the end of a run: wait for work in flight and return what it streams."""
         st = cls.state(node, sim)
+        AnalysisQueue.of(sim).wait()
         cls.finish(node, sim, st)
         return st.traces.take_new()
 
     @classmethod
     def arrays(cls, node, sim) -> dict:
         st = cls.state(node, sim)
+        AnalysisQueue.of(sim).wait()
         cls.finish(node, sim, st)
         return st.traces.arrays()
 

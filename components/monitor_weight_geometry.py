@@ -1,13 +1,15 @@
 """``monitor.weight_geometry``: the geometry of a projection's weights as it learns."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from engine import rng
 from engine.params import Int, Num
 from engine.registry import NodeType, Port, register
 
-from .analysis_base import Traces
+from .analysis_base import AnalysisQueue, Traces
 
 
 @register
@@ -60,21 +62,28 @@ class WeightGeometryMonitor(NodeType):
 
     @classmethod
     def stream(cls, node, sim, chunk) -> dict:
+        """Snapshots are analysed on the simulation's analysis thread, beside the kernel."""
         st = cls.state(node, sim)
-        out = {}
+        aq = AnalysisQueue.of(sim)
         for t_ms, w in chunk.weights.get(node.id, []):
-            out.update(st.snapshot(t_ms, w))
-        out.update(st.traces.take_new())
-        return out
+            aq.submit(st.analyse, t_ms, w)
+        return st.take()
+
+    @classmethod
+    def flush(cls, node, sim) -> dict:
+        AnalysisQueue.of(sim).wait()
+        return cls.state(node, sim).take()
 
     @classmethod
     def final(cls, node, sim) -> dict:
         st = cls.state(node, sim)
+        AnalysisQueue.of(sim).wait()
         return {"source": st.proj, "rows": int(len(st.rows)), **st.traces.final()}
 
     @classmethod
     def arrays(cls, node, sim) -> dict:
         st = cls.state(node, sim)
+        AnalysisQueue.of(sim).wait()
         out = st.traces.arrays()
         if st.last_s is not None:
             out["singular_values"] = st.last_s
@@ -105,6 +114,19 @@ class _GeomState:
         self.ref_rank = int(v["ref_rank"])
         self.spectrum_size = int(v["spectrum_size"])
         self.W0 = self.Wprev = self.basis = self.edges = self.last_s = None
+        self.views: dict = {}  # the newest spectrum / histogram / PC image, until streamed
+        self.lock = threading.Lock()
+
+    def analyse(self, t_ms, w) -> None:
+        views = self.snapshot(t_ms, w)
+        with self.lock:
+            self.views.update(views)
+
+    def take(self) -> dict:
+        with self.lock:
+            out, self.views = self.views, {}
+        out.update(self.traces.take_new())
+        return out
 
     def sparse(self, w):
         """The sampled rows as a sparse matrix (multapses add up): never a dense copy, so a
