@@ -98,7 +98,7 @@ def save_nwb(sim, path) -> None:
 
     path = Path(path)
     f = build_nwbfile(sim)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent or "."))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.nwb", dir=str(path.parent or "."))
     os.close(fd)
     try:
         with NWBHDF5IO(tmp, "w") as io:

@@ -155,7 +155,7 @@ class Studio(pn.viewable.Viewer):
                                           styles={"font-size": "12px"})
         # --- run bar
         m = self.design.meta
-        self.run_button = pn.widgets.Button(label="▶ Run", button_type="success", width=90, css_classes=["gf-run"])
+        self.run_button = pn.widgets.Button(label="▶ Run", color="success", width=90, css_classes=["gf-run"])
         self.step_button = pn.widgets.Button(label="Step", width=70, css_classes=["gf-step"])
         self.reset_button = pn.widgets.Button(label="Reset", width=70, css_classes=["gf-reset"])
         self.duration = pn.widgets.FloatInput(label="duration (ms)", value=float(m.get("duration_ms", 1000.0)),
@@ -187,10 +187,10 @@ class Studio(pn.viewable.Viewer):
                                                                                      for k, v in g.items()},
                                                 value="", width=260, css_classes=["gf-gallery"])
         self.results_button = pn.widgets.FileDownload(label="Results (.npz)", filename="results.npz", width=130,
-                                                      callback=self._results_npz, button_type="default",
+                                                      callback=self._results_npz, color="default",
                                                       css_classes=["gf-results"])
         self.nwb_button = pn.widgets.FileDownload(label="Results (NWB)", filename="results.nwb", width=130,
-                                                  callback=self._results_nwb, button_type="default", disabled=True,
+                                                  callback=self._results_nwb, color="default", disabled=True,
                                                   css_classes=["gf-nwb"],
                                                   description="spikes as NWB units, monitor traces as time series")
         self.undo_button = pn.widgets.Button(label="↶", width=40, description="undo (Ctrl+Z)")
@@ -726,7 +726,7 @@ class Studio(pn.viewable.Viewer):
         if json.dumps(doc, sort_keys=True) == json.dumps(self.design.doc, sort_keys=True):
             return
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(saved_at))
-        restore = pn.widgets.Button(label="Restore", button_type="primary", width=90, css_classes=["gf-restore"])
+        restore = pn.widgets.Button(label="Restore", color="primary", width=90, css_classes=["gf-restore"])
         discard = pn.widgets.Button(label="Discard", width=90)
 
         def do_restore(e):
@@ -820,8 +820,8 @@ class Studio(pn.viewable.Viewer):
         self.message.visible = False
         self.running = True
         self._stop_requested = False
-        self.run_button.label = "⏸ Pause"
-        self.run_button.button_type = "warning"
+        self.run_button.label = "‖ Pause"  # U+2016: present in the default fonts, unlike ⏸
+        self.run_button.color = "warning"
         self._run_started_wall = _now()
         self._first_spike_wall = None
         self._run_done = threading.Event()
@@ -887,7 +887,7 @@ class Studio(pn.viewable.Viewer):
 
     def _after_run(self) -> None:
         self.run_button.label = "▶ Run"
-        self.run_button.button_type = "success"
+        self.run_button.color = "success"
         self.plots.refresh()
         self._update_status()
         if self.last_error:

@@ -409,7 +409,7 @@ class GenericCard(Card):
                 self.items[name] = ("trace", src, [])
                 objs.append(pn.pane.Bokeh(f, sizing_mode="stretch_width"))
             elif kind == "scalar":
-                ind = pn.indicators.Number(name=title, value=0.0, format="{value:.4g}", font_size="20pt",
+                ind = pn.indicators.Number(label=title, value=0.0, format="{value:.4g}", font_size="20pt",
                                            title_size="10pt")
                 self.items[name] = ("scalar", ind, None)
                 objs.append(ind)
