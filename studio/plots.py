@@ -404,7 +404,7 @@ class GenericCard(Card):
             title = f"{monitor}: {v.get('title', name)}"
             if kind == "trace":
                 f = _fig(title, x_range, height=150, y_label=v.get("y_label", name))
-                src = ColumnDataSource({"t": [], "y": []})
+                src = ColumnDataSource({"t": [], "y": []}, name=f"gf-trace-{monitor}-{name}")
                 f.line("t", "y", source=src, line_width=1.5, color="#1565c0")
                 self.items[name] = ("trace", src, [])
                 objs.append(pn.pane.Bokeh(f, sizing_mode="stretch_width"))
@@ -483,9 +483,10 @@ class LivePlots(pn.viewable.Viewer):
         self.follow.value = True
         _FIG_HOOKS[:] = [self._hook_figure]
         for old in self.cards:  # detached cards give up their names: a name finds the live plot only
-            src = getattr(old, "src", None)
-            if src is not None and src.name:
-                src.name = None
+            srcs = [getattr(old, "src", None)] + [it[1] for it in getattr(old, "items", {}).values()]
+            for src in srcs:
+                if isinstance(src, ColumnDataSource) and src.name:
+                    src.name = None
         self.cards = []
         rasters: dict[str, RasterCard] = {}
         plan = sim.plan

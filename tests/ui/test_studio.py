@@ -274,3 +274,31 @@ def test_sessions_are_independent_and_a_run_does_not_block_another_ui(server_fac
     assert sa.running and len(sa.design.nodes) == 9
     a.locator(".gf-run button").click()
     wait_until(lambda: not sa.running, timeout=5)
+
+
+TRACE_POINTS_JS = """(name) => {
+  for (const d of Bokeh.documents) {
+    const m = d.get_model_by_name(name);
+    if (m) return m.data.y.length;
+  }
+  return 0;
+}"""
+
+
+def test_analysis_monitors_stream_into_generic_plots(server_factory, browser):
+    """gallery/coba_measures.json: every analysis monitor's card is drawn from its declared
+    views and its traces fill in the browser while the design runs."""
+    srv = server_factory("gallery/coba_measures.json")
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    set_input(page, ".gf-duration", "1000")
+    page.locator(".gf-run button").click()
+    wait_until(lambda: st.sim is not None and not st.running and st.sim.t_ms == 1000.0, timeout=60)
+    expect = {"act": "rate_hz", "ent": "entropy_bits", "lz": "population", "br": "ratio", "dse": "dse_bits",
+              "geo": "effective_rank"}
+    for mid, trace in expect.items():
+        wait_until(lambda mid=mid: page.locator(f".gf-card-g-{mid}").count() == 1, timeout=10)
+        wait_until(lambda mid=mid, trace=trace: page.evaluate(TRACE_POINTS_JS, f"gf-trace-{mid}-{trace}") > 0,
+                   timeout=10, message=f"{mid}.{trace} has no points in the browser")
+    assert page.evaluate(TRACE_POINTS_JS, "gf-trace-act-rate_hz") == 10
+    assert ink(page, ".gf-card-g-geo") > 0.05  # spectrum, histogram and PC image drawn
