@@ -22,7 +22,6 @@ import os
 import statistics as st
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 

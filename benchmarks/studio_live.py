@@ -128,8 +128,6 @@ def main(argv=None) -> int:
         page = ctx.new_page()
         page.goto(server.url, wait_until="domcontentloaded")
         page.wait_for_selector(".react-flow__renderer", timeout=60000)
-        if os.environ.get("GF_BENCH_CSS"):  # diagnostics: e.g. hide parts of the page
-            page.add_style_tag(content=os.environ["GF_BENCH_CSS"])
         page.evaluate("document.addEventListener('click', () => { window.__clickAt = Date.now(); }, true)")
         if a.measures_screenshot_only:
             measures_screenshot(page, server)

@@ -232,18 +232,11 @@ class SpikeAnalysisMonitor(NodeType):
 
     @classmethod
     def build(cls, node, b) -> None:
-        src = b.graph.sources(node.id, "spikes")[0]
+        from .monitor_spikes import record_spikes
+
+        src = record_spikes(node, b, keep=False)
         n_src = b.graph.size(src.id)
-        multi = b.spike_sources[src.id].multi
-        cap = max(1 << 16, 8 * n_src)
         nid = node.id
-        b.buffer(nid, "t", np.zeros(cap, np.int64), "record")
-        b.buffer(nid, "i", np.zeros(cap, np.int32), "record")
-        if multi:
-            b.buffer(nid, "c", np.zeros(cap, np.int32), "record")
-        b.buffer(nid, "n", np.zeros(1, np.int64), "record")
-        b.recorder(nid, "spikes", source=src.id, n_src=n_src, multi=multi, cap=cap, keep=False)
-        b.step("monitor", nid, "monitor.spikes", reads=[f"{src.id}.spk"], source=src.id, n_src=n_src, multi=multi)
         if float(node.values["window_ms"]) < float(node.values["bin_ms"]):
             raise DesignError(Problem("error", "param.window", "window_ms is shorter than bin_ms",
                                       "make window_ms a multiple of bin_ms", node=nid, param="window_ms"))
@@ -278,7 +271,8 @@ class SpikeAnalysisMonitor(NodeType):
 
     @classmethod
     def measure(cls, node, sim, state, counts: np.ndarray, events: tuple, t_end_ms: float) -> dict | None:
-        raise NotImplementedError
+        """One window's values ``{trace: value}`` (on the analysis thread); every subclass defines it."""
+        raise NotImplementedError(f"{cls.type_key} defines no measure()")
 
     @classmethod
     def state(cls, node, sim):
@@ -299,11 +293,17 @@ class SpikeAnalysisMonitor(NodeType):
 
     @classmethod
     def final(cls, node, sim) -> dict:
+        st = cls.settled(node, sim)
+        return {"source": sim.plan.node_info[node.id]["source"], "neurons": int(len(st.windows.kept)),
+                **st.traces.final()}
+
+    @classmethod
+    def settled(cls, node, sim):
+        """The run state once every window handed out so far has been measured."""
         st = cls.state(node, sim)
         AnalysisQueue.of(sim).wait()
         cls.finish(node, sim, st)
-        return {"source": sim.plan.node_info[node.id]["source"], "neurons": int(len(st.windows.kept)),
-                **st.traces.final()}
+        return st
 
     @classmethod
     def finish(cls, node, sim, state) -> None:
@@ -312,17 +312,11 @@ class SpikeAnalysisMonitor(NodeType):
     @classmethod
     def flush(cls, node, sim) -> dict:
         """At the end of a run: wait for work in flight and return what it streams."""
-        st = cls.state(node, sim)
-        AnalysisQueue.of(sim).wait()
-        cls.finish(node, sim, st)
-        return st.traces.take_new()
+        return cls.settled(node, sim).traces.take_new()
 
     @classmethod
     def arrays(cls, node, sim) -> dict:
-        st = cls.state(node, sim)
-        AnalysisQueue.of(sim).wait()
-        cls.finish(node, sim, st)
-        return st.traces.arrays()
+        return cls.settled(node, sim).traces.arrays()
 
 
 class _State:

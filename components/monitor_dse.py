@@ -93,14 +93,15 @@ class DSEMonitor(SpikeAnalysisMonitor):
 
     @classmethod
     def after_chunk(cls, node, sim, state, chunk) -> None:
-        for (t_ms, n), val in state.worker.ready():
-            state.traces.add(t_ms, {"dse_bits": val})
-            state.extra["done"] += 1
-            state.extra["last_n"] = n
+        cls._collect(state, wait=False)
 
     @classmethod
     def finish(cls, node, sim, state) -> None:
-        for (t_ms, n), val in state.worker.ready(wait=True):
+        cls._collect(state, wait=True)
+
+    @staticmethod
+    def _collect(state, wait: bool) -> None:
+        for (t_ms, n), val in state.worker.ready(wait=wait):
             state.traces.add(t_ms, {"dse_bits": val})
             state.extra["done"] += 1
             state.extra["last_n"] = n

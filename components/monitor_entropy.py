@@ -33,12 +33,11 @@ class EntropyMonitor(SpikeAnalysisMonitor):
 
     @classmethod
     def measure(cls, node, sim, state, counts, events, t_end_ms):
-        from engine.analysis import word_entropy
+        from engine.analysis import word_counts, word_entropy
 
         binary = counts > 0
         if binary.shape[1] == 0:
             return {"entropy_bits": np.nan, "samples_per_word": np.nan}
-        packed = np.packbits(binary, axis=1)
-        distinct = len(np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel()))
+        distinct = len(word_counts(binary))
         return {"entropy_bits": float(word_entropy(binary, correction=node.values["correction"])),
                 "samples_per_word": binary.shape[0] / max(distinct, 1)}

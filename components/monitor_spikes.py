@@ -24,18 +24,26 @@ class SpikeMonitor(NodeType):
 
     @classmethod
     def build(cls, node, b) -> None:
-        src = b.graph.sources(node.id, "spikes")[0]
-        n_src = b.graph.size(src.id)
-        multi = b.spike_sources[src.id].multi
-        cap = max(1 << 16, 8 * n_src)
-        nid = node.id
-        b.buffer(nid, "t", np.zeros(cap, np.int64), "record")
-        b.buffer(nid, "i", np.zeros(cap, np.int32), "record")
-        if multi:
-            b.buffer(nid, "c", np.zeros(cap, np.int32), "record")
-        b.buffer(nid, "n", np.zeros(1, np.int64), "record")
-        b.recorder(nid, "spikes", source=src.id, n_src=n_src, multi=multi, cap=cap)
-        b.step("monitor", nid, "monitor.spikes", reads=[f"{src.id}.spk"], source=src.id, n_src=n_src, multi=multi)
+        record_spikes(node, b)
+
+
+def record_spikes(node, b, keep: bool = True):
+    """Record, in the kernel, the spikes of the source wired to ``node``'s "spikes" port into
+    a per-chunk buffer the run loop drains. ``keep=False``: handed to the node's own
+    analysis each chunk and not stored (the analysis monitors). Returns the source node."""
+    src = b.graph.sources(node.id, "spikes")[0]
+    n_src = b.graph.size(src.id)
+    multi = b.spike_sources[src.id].multi
+    cap = max(1 << 16, 8 * n_src)
+    nid = node.id
+    b.buffer(nid, "t", np.zeros(cap, np.int64), "record")
+    b.buffer(nid, "i", np.zeros(cap, np.int32), "record")
+    if multi:
+        b.buffer(nid, "c", np.zeros(cap, np.int32), "record")
+    b.buffer(nid, "n", np.zeros(1, np.int64), "record")
+    b.recorder(nid, "spikes", source=src.id, n_src=n_src, multi=multi, cap=cap, keep=keep)
+    b.step("monitor", nid, "monitor.spikes", reads=[f"{src.id}.spk"], source=src.id, n_src=n_src, multi=multi)
+    return src
 
 
 @renderer("monitor.spikes")

@@ -134,9 +134,6 @@ class _GeomState:
         from scipy.sparse import csr_matrix
         return csr_matrix((np.asarray(w, np.float64)[self.sel], (self.r, self.c)), shape=(len(self.rows), self.n_pre))
 
-    def dense(self, w):
-        return self.sparse(w).toarray()
-
     def snapshot(self, t_ms, w) -> dict:
         from scipy.sparse.linalg import norm as spnorm
 

@@ -6,11 +6,10 @@ import math
 import numpy as np
 
 from engine import connectivity as conn
-from engine import rng
 from engine.errors import DesignError, Problem
 from engine.params import Array, Choice, Flag, Int, Num
 from engine.registry import NodeType, Port, register
-from engine.values import is_dist, sample
+from engine.values import is_dist
 
 WEIGHT_PARAMS = ("weight_gl", "weight_mv", "weight")
 

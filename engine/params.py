@@ -151,7 +151,7 @@ def check_value(name: str, p: param.Parameter, value: Any) -> list[tuple[str, st
             return out
         if isinstance(value, dict):
             if not md.get("dist"):
-                return [("param.type", f"takes a single number, not a distribution",
+                return [("param.type", "takes a single number, not a distribution",
                          f"give one number in {_fmt_bounds(p)}{u}")]
             return check_distribution(p, value)
         if not _is_number(value):

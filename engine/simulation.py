@@ -433,9 +433,7 @@ class Simulation:
         for node in self._python_monitors():
             out[node.id] = {"type": node.key, **node.type.final(node, self)}
         for r in self.plan.recorders:
-            if r.kind == "spikes" and r.node in out:
-                continue
-            if r.kind == "weights" and r.node in out:
+            if r.node in out:  # a Python-side monitor summarised itself
                 continue
             if r.kind == "spikes":
                 st = self._stores[r.node]

@@ -280,7 +280,7 @@ def _collect(design: Design) -> tuple[list[Problem], Graph | None]:
     for n in gnodes.values():
         if n.type.family() == "neuron" and not n.type.has_input(n, graph):
             probs.append(_P("population.no_input",
-                            f"population has neither drive, current nor bias input, so it will stay silent",
+                            "population has neither drive, current nor bias input, so it will stay silent",
                             "wire a projection to its drive port, a current stimulus to its current port, "
                             "or set a bias current", node=n.id, severity="warning"))
     return probs, graph

@@ -62,7 +62,6 @@ def _now() -> float:
 
 def log_event(event: str, **kw) -> None:
     """Append a timestamped event to $GLIAFLOW_STUDIO_EVENTS (used by benchmarks/studio_live.py)."""
-    import os
     path = os.environ.get("GLIAFLOW_STUDIO_EVENTS")
     if not path:
         return
@@ -344,9 +343,9 @@ class Studio(pn.viewable.Viewer):
                 status = "design"
         # one undo step per burst of edits to the same field
         now = _now()
-        if self._edit_snapshot and self._edit_snapshot[1] == (node_id, name) and now - self._edit_snapshot[2] < 1.0:
-            pass
-        else:
+        same_burst = (self._edit_snapshot and self._edit_snapshot[1] == (node_id, name)
+                      and now - self._edit_snapshot[2] < 1.0)
+        if not same_burst:
             self.history.push(before)
         self._edit_snapshot = (before, (node_id, name), now)
         self._after_change(structural=False)
@@ -783,21 +782,12 @@ class Studio(pn.viewable.Viewer):
         self.sim_structure = key
         return sim
 
-    def _in_ui(self, fn, wait: bool = False) -> None:
+    def _in_ui(self, fn) -> None:
+        """Run ``fn`` on the session's event loop (at once when there is none: headless, tests)."""
         if self._doc is None:
             fn()
-            return
-        done = threading.Event()
-
-        def wrapped():
-            try:
-                fn()
-            finally:
-                done.set()
-
-        self._doc.add_next_tick_callback(wrapped)
-        if wait:
-            done.wait(10.0)
+        else:
+            self._doc.add_next_tick_callback(fn)
 
     def toggle_run(self) -> None:
         if self.running:
@@ -978,22 +968,14 @@ class Studio(pn.viewable.Viewer):
         self.help_pane.visible = not self.help_pane.visible
 
     def _on_key(self, key: str) -> None:
-        if key == "space":
-            self.toggle_run()
-        elif key == "undo":
-            self.undo()
-        elif key == "redo":
-            self.redo()
-        elif key == "save":
-            self.save()
-        elif key == "copy":
-            self.copy_selection()
-        elif key == "paste":
-            self.paste()
-        elif key == "help":
-            self.toggle_help()
-        elif key == "escape":
-            self.help_pane.visible = False
+        action = {"space": self.toggle_run, "undo": self.undo, "redo": self.redo, "save": self.save,
+                  "copy": self.copy_selection, "paste": self.paste, "help": self.toggle_help,
+                  "escape": self._hide_help}.get(key)
+        if action is not None:
+            action()
+
+    def _hide_help(self) -> None:
+        self.help_pane.visible = False
 
     def _shutdown(self) -> None:
         try:

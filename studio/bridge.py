@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import param
 from panel.custom import JSComponent
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from importlib import resources
 from pathlib import Path
 
 from engine.design import Design, atomic_write_bytes, parse_json_text
+from engine.paths import user_dir
 
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
@@ -46,14 +46,8 @@ def parse_upload(raw: bytes, filename: str = "upload") -> Design:
 
 
 def data_dir() -> Path:
-    d = os.environ.get("GLIAFLOW_DATA_DIR")
-    if d:
-        p = Path(d)
-    else:
-        import platformdirs
-        p = Path(platformdirs.user_data_dir("gliaflow"))
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    """Recovery files live here: ``$GLIAFLOW_DATA_DIR`` or the platform's user data folder."""
+    return user_dir("data", "GLIAFLOW_DATA_DIR")
 
 
 class Recovery:

@@ -27,6 +27,7 @@ from bokeh.plotting import figure
 POINT_LIMIT = 100  # populations up to this size are drawn as points
 MAX_ROWS = 250
 MAX_BINS = 500
+TRACE_POINTS = 20_000  # points a generic trace keeps in the browser (oldest dropped)
 RASTER_PALETTE = ["#ffffff"] + list(reversed(Greys256))[70:]
 TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
 
@@ -406,7 +407,7 @@ class GenericCard(Card):
                 f = _fig(title, x_range, height=150, y_label=v.get("y_label", name))
                 src = ColumnDataSource({"t": [], "y": []}, name=f"gf-trace-{monitor}-{name}")
                 f.line("t", "y", source=src, line_width=1.5, color="#1565c0")
-                self.items[name] = ("trace", src, [])
+                self.items[name] = ("trace", src, None)
                 objs.append(pn.pane.Bokeh(f, sizing_mode="stretch_width"))
             elif kind == "scalar":
                 ind = pn.indicators.Number(label=title, value=0.0, format="{value:.4g}", font_size="20pt",
@@ -441,9 +442,8 @@ class GenericCard(Card):
                     continue
                 kind, obj, extra = self.items[name]
                 if kind == "trace":
-                    extra.append((np.atleast_1d(val["t_ms"]), np.atleast_1d(val["y"])))
-                    del extra[:-4000]
-                    obj.data = {"t": np.concatenate([a for a, _ in extra]), "y": np.concatenate([b for _, b in extra])}
+                    # only the new points travel to the browser
+                    obj.stream({"t": np.atleast_1d(val["t_ms"]), "y": np.atleast_1d(val["y"])}, rollover=TRACE_POINTS)
                 elif kind == "scalar":
                     obj.value = float(val["value"])
                 elif kind == "histogram":
@@ -527,7 +527,6 @@ class LivePlots(pn.viewable.Viewer):
         self.now_ms = 0.0
         self._post_of = {src: sim.plan.node_info[src].get("post") for src in sim.plan.node_info
                          if isinstance(sim.plan.node_info.get(src), dict) and "post" in sim.plan.node_info[src]}
-        self._weights_for_weightcard = {}
         for r in plan.recorders:
             if r.kind == "spikes" and f"r-{r.node}" in self._by_key:
                 # prime an empty image so the first refresh draws the axes

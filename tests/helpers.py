@@ -49,8 +49,6 @@ def harness(type_key: str) -> dict:
     nodes = [node("x", type_key)]
     edges: list[tuple[str, str]] = []
     fam = cls.family()
-    if fam in ("neuron", "stimulus") and "n" in cls.param_decls() and cls.param_decls()["n"].default == 0:
-        pass
     if fam == "neuron":
         nodes[0]["data"]["n"] = 10
     if type_key == "stimulus.spike_array":

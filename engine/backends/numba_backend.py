@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Callable
 import numba
 import numpy as np
 
+from ..paths import user_dir
 from ..plan import Plan, Step
 
 RENDERERS: dict[str, Callable[[Step, "Ctx"], list[str]]] = {}
@@ -67,14 +67,8 @@ _STAMP = None
 
 
 def cache_dir() -> Path:
-    d = os.environ.get("GLIAFLOW_CACHE_DIR")
-    if d:
-        p = Path(d)
-    else:
-        import platformdirs
-        p = Path(platformdirs.user_cache_dir("gliaflow"))
-    p = p / "kernels"
-    p.mkdir(parents=True, exist_ok=True)
+    p = user_dir("cache", "GLIAFLOW_CACHE_DIR") / "kernels"
+    p.mkdir(exist_ok=True)
     return p
 
 
