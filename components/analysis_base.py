@@ -182,7 +182,7 @@ class AnalysisQueue:
         import queue
         self.q = queue.Queue(maxsize=maxsize)
         self.error: BaseException | None = None
-        self.th = threading.Thread(target=self._loop, daemon=True, name="gliaflow-analysis")
+        self.th = threading.Thread(target=self._loop, daemon=True, name="gliaflow-analysis-queue")
         self.th.start()
 
     @classmethod

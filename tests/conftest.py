@@ -26,6 +26,26 @@ def coba_doc():
     return json.loads((ROOT / "gallery" / "coba.json").read_text())
 
 
+def _busy_threads():
+    import threading
+    # idle by design: the per-simulation analysis queue waits on its queue forever (daemon)
+    return [t for t in threading.enumerate() if t.name.startswith("gliaflow-") and t.is_alive()
+            and t.name != "gliaflow-analysis-queue"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Let work a test started on a thread (a studio build or run, an analysis job) end before
+    pytest prints its summary: on CPython 3.11 the AST constructor's recursion counter is
+    shared between threads, so a background thread formatting a traceback (which parses
+    source) while the main thread imports a module fails that import with ``SystemError: AST
+    constructor recursion depth mismatch``."""
+    import time
+
+    deadline = time.time() + 30.0
+    while _busy_threads() and time.time() < deadline:
+        time.sleep(0.05)
+
+
 def pytest_unconfigure(config):
     """A thread left running by a test (a studio server, a simulation) would keep the
     interpreter alive after the summary and hang CI: name it and exit non-zero instead."""

@@ -63,7 +63,7 @@ class StudioServer:
     def stop(self) -> None:
         for s in self.studios:
             try:
-                s.pause()
+                s.pause(wait=True)
             except Exception:
                 pass
         try:
