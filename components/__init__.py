@@ -5,9 +5,14 @@ One module per type; each declares its parameters, ports and step, and registers
 from importlib import import_module
 
 _MODULES = (
-    "stimulus_poisson", "stimulus_spike_array", "stimulus_current",
-    "neuron_lif", "neuron_lif_cond", "neuron_izhikevich", "neuron_adex",
+    "stimulus_poisson", "stimulus_spike_array", "stimulus_current", "stimulus_digits", "stimulus_patterns",
+    "neuron_lif", "neuron_lif_cond", "neuron_izhikevich", "neuron_adex", "neuron_lif_nalsm",
+    "neuron_meta", "neuron_amsu", "neuron_lif_homeostatic",
     "projection_synapses",
+    "plasticity_stdp", "plasticity_homeostasis", "plasticity_oja", "plasticity_stp", "plasticity_three_factor",
+    "astrocyte_nalsm",
+    "astrocyte_lr", "astrocyte_gchi",
+    "readout_ridge", "readout_delta", "readout_lz", "readout_tempotron",
     "monitor_spikes", "monitor_state", "monitor_weights",
     "monitor_activity", "monitor_entropy", "monitor_lz", "monitor_branching", "monitor_dse",
     "monitor_weight_geometry",

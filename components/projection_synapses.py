@@ -274,5 +274,13 @@ class Synapses(NodeType):
         b.node_info[nid].update(pre=pre.id, post=post.id, n_pre=n_pre, n_post=n_post, n_syn=n_syn,
                                 weight_param=wname, channel=cls.channel(node, post.type), delay_mode=mode)
         b.step("update", nid, "synapse.decay", updates=[f"{nid}.g"], buffer=f"{nid}.g")
-        b.step("deliver", nid, "synapse.deliver", reads=[f"{pre.id}.spk"], incs=[f"{nid}.g"],
-               source=pre.id, delay_mode=mode)
+        # short-term plasticity (plasticity.stp on 'modulation'): each spike delivers w x its release
+        stp = [s for s in g.sources(nid, "modulation") if s.type.type_key == "plasticity.stp"]
+        release = f"{stp[0].id}.rel" if stp else ""
+        if release and mode != "none":
+            raise DesignError(Problem("error", "stp.delay", f"short-term plasticity '{stp[0].id}' acts on '{nid}', "
+                                      f"which has a transmission delay ({v['delay_ms']} ms)",
+                                      "set delay_ms = 0 on the projection (delays with STP are not supported yet)",
+                                      node=nid, param="delay_ms"))
+        b.step("deliver", nid, "synapse.deliver", reads=[f"{pre.id}.spk"] + ([release] if release else []),
+               incs=[f"{nid}.g"], source=pre.id, delay_mode=mode, release=release)

@@ -77,6 +77,9 @@ def harness(type_key: str) -> dict:
                       node(f"pop{k}", "neuron.lif", n=10)]
             edges += [(f"src{k}.spikes", f"syn{k}.pre"), (f"syn{k}.post", f"pop{k}.drive"),
                       (f"syn{k}.weights", f"x.{p.name}")]
+        elif p.kind == "signal" and p.required:  # readouts: labels and schedule of a dataset stimulus
+            nodes.append(node(f"src{k}", "stimulus.digits", n_samples=10, sample_ms=2.0))
+            edges.append((f"src{k}.label", f"x.{p.name}"))
     for p in cls.out_ports():
         k += 1
         if p.kind == "spikes":
@@ -93,11 +96,33 @@ def harness(type_key: str) -> dict:
             nodes.append(node(f"pop{k}", "neuron.lif", n=10))
             edges.append((f"x.{p.name}", f"pop{k}.current"))
         elif p.kind == "state":
-            nodes.append(node(f"mon{k}", "monitor.state", variables="v", neurons="0:3", every_ms=0.1))
+            var, which = "v", "0:3"
+            if fam != "neuron" and hasattr(cls, "model"):  # e.g. astrocytes: first state variable, element 0
+                var, which = cls.model().State._fields[0], "0"
+            nodes.append(node(f"mon{k}", "monitor.state", variables=var, neurons=which, every_ms=0.1))
             edges.append((f"x.{p.name}", f"mon{k}.state"))
         elif p.kind == "weights":
             nodes.append(node(f"mon{k}", "monitor.weights", every_ms=2.0))
             edges.append((f"x.{p.name}", f"mon{k}.weights"))
+        elif p.kind == "rule":  # a plasticity rule trains a projection between spiking populations
+            nodes += [node(f"src{k}", "stimulus.poisson", n=10, rate_hz=50.0),
+                      node(f"syn{k}", "projection.synapses", rule="all_to_all", weight_mv=0.5),
+                      node(f"pop{k}", "neuron.lif", n=10, i_bias_mv=14.0)]
+            edges += [(f"src{k}.spikes", f"syn{k}.pre"), (f"syn{k}.post", f"pop{k}.drive"),
+                      (f"x.{p.name}", f"syn{k}.rule")]
+        elif p.kind == "modulation" and fam == "plasticity":  # short-term plasticity acting on a projection
+            nodes += [node(f"src{k}", "stimulus.poisson", n=10, rate_hz=50.0),
+                      node(f"syn{k}", "projection.synapses", rule="all_to_all", weight_mv=0.5),
+                      node(f"pop{k}", "neuron.lif", n=10)]
+            edges += [(f"src{k}.spikes", f"syn{k}.pre"), (f"syn{k}.post", f"pop{k}.drive"),
+                      (f"x.{p.name}", f"syn{k}.modulation")]
+        elif p.kind == "modulation":  # e.g. an astrocyte setting an STDP rule's depression rate
+            nodes += [node(f"src{k}", "stimulus.poisson", n=10, rate_hz=50.0),
+                      node(f"syn{k}", "projection.synapses", rule="all_to_all", weight_mv=0.5),
+                      node(f"pop{k}", "neuron.lif", n=10, i_bias_mv=14.0),
+                      node(f"rule{k}", "plasticity.stdp_nalsm")]
+            edges += [(f"src{k}.spikes", f"syn{k}.pre"), (f"syn{k}.post", f"pop{k}.drive"),
+                      (f"rule{k}.rule", f"syn{k}.rule"), (f"x.{p.name}", f"rule{k}.depression")]
     if type_key == "projection.synapses":
         nodes[0]["data"].update(rule="fixed_probability", p=0.5)
     return design(nodes, edges, duration_ms=10.0)

@@ -322,6 +322,11 @@ def _deliver(step: Step, ctx: Ctx) -> list[str]:
     mul = " * _c" if multi else ""
     getc = [f"    _c = {ctx.b(src + '.cnt')}[_k]"] if multi else []
     mode = a["delay_mode"]
+    if a.get("release"):  # short-term plasticity: w times the release of the spike(s) (delay 0 only)
+        rel = ctx.b(a["release"])
+        return [f"for _k in range({ns}):", f"    _i = {spk}[_k]", f"    _r = {rel}[_i]",
+                f"    for _q in range({indptr}[_i], {indptr}[_i + 1]):",
+                f"        {g}[{post}[_q]] += {wq} * _r"]
     if mode == "none":
         return [f"for _k in range({ns}):", f"    _i = {spk}[_k]", *getc,
                 f"    for _q in range({indptr}[_i], {indptr}[_i + 1]):",

@@ -302,3 +302,22 @@ def test_analysis_monitors_stream_into_generic_plots(server_factory, browser):
                    timeout=10, message=f"{mid}.{trace} has no points in the browser")
     assert page.evaluate(TRACE_POINTS_JS, "gf-trace-act-rate_hz") == 10
     assert ink(page, ".gf-card-g-geo") > 0.05  # spectrum, histogram and PC image drawn
+
+
+def test_astrocyte_and_plasticity_state_stream_into_generic_plots(server_factory, browser, tmp_path):
+    """gallery/nalsm.json: the global astrocyte's A streams into its generic card while the
+    astrocyte-gated STDP trains the liquid; no studio code knows these types."""
+    srv = server_factory("gallery/nalsm.json")
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    set_input(page, ".gf-duration", "2000")
+    page.locator(".gf-run button").click()
+    wait_until(lambda: st.sim is not None and not st.running and st.sim.t_ms == 2000.0, timeout=90)
+    wait_until(lambda: page.locator(".gf-card-g-astro").count() == 1, timeout=10)
+    wait_until(lambda: page.evaluate(TRACE_POINTS_JS, "gf-trace-astro-a") > 0, timeout=10,
+               message="the astrocyte's A has no points in the browser")
+    w = st.sim.plan.buffers["EE.w"]
+    assert w.min() >= 0.0 and w.max() <= 3.0 and w.mean() < 3.0  # trained, within NALSM's E bounds
+    page.locator(".gf-plots").screenshot(path=str(tmp_path / "nalsm.png"))
+    assert ink(page, ".gf-card-g-astro") > 0.01
+    assert browser.foreign_requests() == []
