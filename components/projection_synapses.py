@@ -273,6 +273,8 @@ class Synapses(NodeType):
         b.when_changed(node, (wname,), refill)
         b.node_info[nid].update(pre=pre.id, post=post.id, n_pre=n_pre, n_post=n_post, n_syn=n_syn,
                                 weight_param=wname, channel=cls.channel(node, post.type), delay_mode=mode)
+        if trained:  # CSR position of each synapse in connect order (saving learned weights maps back)
+            b.node_info[nid]["order"] = order
         b.step("update", nid, "synapse.decay", updates=[f"{nid}.g"], buffer=f"{nid}.g")
         # short-term plasticity (plasticity.stp on 'modulation'): each spike delivers w x its release
         stp = [s for s in g.sources(nid, "modulation") if s.type.type_key == "plasticity.stp"]

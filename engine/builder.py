@@ -15,9 +15,12 @@ a plain design document (``net.design``), the same one the studio and the CLI us
 """
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from .design import ID_RE, Design
+from .design import ID_RE, Design, load_sidecar
 from .errors import DesignError, Problem
 from .params import check_value
 from .registry import can_connect, get_type
@@ -62,11 +65,24 @@ class Network:
     """Builds a design document node by node and wire by wire."""
 
     def __init__(self, name: str = "network", *, dt_ms: float = 0.1, seed: int = 1,
-                 duration_ms: float = 1000.0, backend: str = "numba", description: str = ""):
+                 duration_ms: float = 1000.0, backend: str = "numba", description: str = "",
+                 reference: str = "", arrays: str | os.PathLike | None = None,
+                 views: dict | None = None, sweep: dict | None = None):
+        """``arrays``: the sidecar ``.arrays.npz`` holding the arrays that parameters reference
+        (``{"array": name, "sha256": hex}``); a relative path is looked up next to the script
+        that creates the network first, then in the current directory."""
         meta = {"name": name, "dt_ms": dt_ms, "duration_ms": duration_ms, "seed": seed, "backend": backend}
         if description:
             meta["description"] = description
-        self.design = Design({"schema_version": 1, "meta": meta, "nodes": [], "edges": []})
+        if reference:
+            meta["reference"] = reference
+        doc = {"schema_version": 1, "meta": meta, "nodes": [], "edges": []}
+        for k, v in (("views", views), ("sweep", sweep)):
+            if v is not None:
+                doc[k] = v
+        self.design = Design(doc)
+        if arrays is not None:
+            self.design.arrays = load_sidecar(_arrays_path(arrays, sys._getframe(1).f_globals.get("__file__")))
         self._rows: dict[int, int] = {}
 
     # --- nodes ---------------------------------------------------------------------------
@@ -149,6 +165,25 @@ class Network:
 
     def save(self, path) -> None:
         self.design.save(path)
+
+    def main(self, argv: list[str] | None = None) -> None:
+        """Run headless exactly as ``gliaflow run DESIGN --json`` would (the same options:
+        ``--duration-ms``, ``--seed``, ``--out``, ...; default: this script's arguments) and
+        exit with its exit code. Exported scripts end with ``net.main()``."""
+        from .cli import run_design
+        raise SystemExit(run_design(self.design, sys.argv[1:] if argv is None else argv))
+
+
+def _arrays_path(arrays, caller: str | None) -> Path:
+    p = Path(arrays)
+    if not p.is_absolute() and caller:
+        here = Path(caller).resolve().parent / p
+        if here.exists():
+            return here
+    if not p.exists():
+        raise DesignError(Problem("error", "file.not_found", f"no sidecar arrays file '{arrays}'",
+                                  "put the .arrays.npz saved with the design next to the script"))
+    return p
 
 
 def _ref(x) -> PortRef:

@@ -95,7 +95,9 @@ def cmd_run(args) -> int:
     from .errors import DivergenceError
     from .simulation import Simulation
 
-    sim = Simulation(args.design, backend=args.backend, seed=args.seed)
+    torch_kw = {k: v for k, v in (("device", getattr(args, "device", None)),
+                                  ("dtype", getattr(args, "dtype", None))) if v is not None}
+    sim = Simulation(args.design, backend=args.backend, seed=args.seed, **torch_kw)
     if not args.quiet:
         for w in sim.warnings:
             _eprint(f"gliaflow: {w}")
@@ -145,12 +147,46 @@ def cmd_run(args) -> int:
         save_nwb(sim, args.nwb)
         if not args.quiet:
             _eprint(f"gliaflow: wrote {args.nwb}")
+    if getattr(args, "save_state", None):
+        from .design import with_learned_state
+        with_learned_state(sim).save(args.save_state)
+        if not args.quiet:
+            _eprint(f"gliaflow: wrote {args.save_state} (the design with its learned weights)")
     summary = sim.summary()
     if args.json:
         print(json.dumps(summary, separators=(",", ":"), default=float))
     else:
         print(_table(summary))
     return code
+
+
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from .design import atomic_write_bytes, load_design, sidecar_path
+    from .script import export_script
+    design = load_design(args.design)
+    out = Path(args.output)
+    arrays = sidecar_path(out).name if design.arrays else None
+    text = export_script(design, arrays_file=arrays, source=out.name)
+    if design.arrays:
+        import io
+
+        import numpy as np
+        buf = io.BytesIO()
+        np.savez(buf, **design.arrays)
+        atomic_write_bytes(sidecar_path(out), buf.getvalue())
+    atomic_write_bytes(out, text.encode("utf-8"))
+    _eprint(f"gliaflow: wrote {out}" + (f" and {sidecar_path(out)}" if design.arrays else ""))
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from .script import load_script
+    design = load_script(args.script)
+    design.save(args.output)
+    _eprint(f"gliaflow: wrote {args.output}")
+    return EXIT_OK
 
 
 def cmd_studio(args) -> int:
@@ -172,10 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a design headless")
     r.add_argument("design", help="design JSON file or gallery name (e.g. gallery/coba.json)")
     r.add_argument("--duration-ms", type=float, default=None, help="simulated time (default: the design's)")
-    r.add_argument("--backend", default=None, choices=["numba"], help="simulation backend")
+    r.add_argument("--backend", default=None, choices=["numba", "torch"], help="simulation backend")
+    r.add_argument("--device", default=None, help="torch backend: device such as cpu or cuda (default cpu)")
+    r.add_argument("--dtype", default=None, choices=["float64", "float32"],
+                   help="torch backend: float type (default float64, the reference)")
     r.add_argument("--seed", type=int, default=None, help="random seed (default: the design's)")
     r.add_argument("--out", default=None, help="write spikes, monitor traces and the design to FILE.npz")
     r.add_argument("--nwb", default=None, help="write spikes (units) and monitor traces to FILE.nwb (needs pynwb)")
+    r.add_argument("--save-state", default=None, metavar="OUT.json",
+                   help="write the design with its learned weights (sidecar OUT.arrays.npz) after the run")
     r.add_argument("--json", action="store_true", help="print one JSON summary line last on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     r.set_defaults(fn=cmd_run)
@@ -198,6 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--show", action="store_true", help="open a browser tab")
     st.set_defaults(fn=cmd_studio)
 
+    ex = sub.add_parser("export", help="write a design as a Python script (engine.Network calls)")
+    ex.add_argument("design", help="design JSON file or gallery name")
+    ex.add_argument("-o", "--output", required=True, metavar="MODEL.py",
+                    help="the script to write (arrays, if any, go to MODEL.arrays.npz next to it)")
+    ex.set_defaults(fn=cmd_export)
+
+    im = sub.add_parser("import", help="read a script written by `gliaflow export` back into a design "
+                        "(parsed, never executed)")
+    im.add_argument("script", help="the Python script")
+    im.add_argument("-o", "--output", required=True, metavar="DESIGN.json", help="the design file to write")
+    im.set_defaults(fn=cmd_import)
+
     pl = sub.add_parser("plan", help="print the compiled plan: buffers and ordered steps")
     pl.add_argument("design")
     pl.set_defaults(fn=cmd_plan)
@@ -205,10 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return _dispatch(build_parser().parse_args(argv))
+
+
+def run_design(design, argv=()) -> int:
+    """``gliaflow run DESIGN --json`` on an in-memory design (what an exported script's
+    ``net.main()`` calls): the same options, code path, output and exit codes."""
+    args = build_parser().parse_args(["run", "<script>", "--json", *argv])
+    args.design = design
+    return _dispatch(args)
+
+
+def _dispatch(args) -> int:
     from .errors import DesignError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
         return int(args.fn(args) or 0)
     except DesignError as e:

@@ -280,3 +280,21 @@ def load_design(name) -> Design:
     if isinstance(name, dict):
         return Design(migrate(copy.deepcopy(name)))
     return Design.load(name)
+
+
+def with_learned_state(sim) -> Design:
+    """The design of a :class:`~engine.simulation.Simulation` with its learned state: the
+    per-synapse weights of every projection a plasticity rule trains (the ``{id}.w``
+    buffers, now) written into the projection's ``weight_array`` parameter as a sidecar
+    array ``{id}.learned_w`` (in the synapse order of the projection's connectivity rule,
+    so reopening the design starts from exactly these weights)."""
+    design = sim.design.copy()
+    for nid, info in sim.plan.node_info.items():
+        order = info.get("order")
+        if order is None or not sim.graph.inputs(nid, "rule"):
+            continue
+        w_csr = np.asarray(sim.plan.buffers[f"{nid}.w"], np.float64)
+        w = np.empty_like(w_csr)
+        w[order] = w_csr
+        design.node(nid).setdefault("data", {})["weight_array"] = design.put_array(f"{nid}.learned_w", w)
+    return design

@@ -75,6 +75,8 @@ def build_nwbfile(sim):
                                    unit="weight", description=f"weights of {r.info['source']} (synapse subset "
                                                               f"of {len(r.info['subset'])})"))
     for nid, node in python_monitors.items():
+        if getattr(node.type, "arrays", None) is None:
+            continue
         arrs = node.type.arrays(node, sim)
         t = np.asarray(arrs.get("t_ms", []), float) * 1e-3
         for name, val in arrs.items():

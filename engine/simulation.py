@@ -49,7 +49,8 @@ class Simulation:
     """A design compiled for one backend, ready to run, pause, edit and reset."""
 
     def __init__(self, design, *, backend: str | None = None, seed: int | None = None,
-                 dt_ms: float | None = None, chunk_ms: float = 100.0):
+                 dt_ms: float | None = None, chunk_ms: float = 100.0, device: str | None = None,
+                 dtype=None, trials: int = 1):
         self.design: Design = load_design(design).copy()
         m = self.design.meta
         if seed is not None:
@@ -57,9 +58,16 @@ class Simulation:
         if dt_ms is not None:
             m["dt_ms"] = float(dt_ms)
         self.backend = backend or m.get("backend", "numba")
-        if self.backend != "numba":
+        if self.backend not in ("numba", "torch"):
             raise DesignError(Problem("error", "meta.backend", f"backend '{self.backend}' is not available",
-                                      "use backend 'numba'", param="backend"))
+                                      "use backend 'numba' or 'torch'", param="backend"))
+        # torch only: device ("cpu", "cuda"), float dtype ("float64" reference, "float32") and
+        # batched trials (trial 0 is what spikes()/monitors see; see engine/backends/torch_backend.py)
+        self.device, self.dtype, self.trials = device, dtype, int(trials)
+        if self.backend == "numba" and (device not in (None, "cpu") or dtype not in (None, "float64")
+                                        or self.trials != 1):
+            raise DesignError(Problem("error", "meta.backend", "device, dtype and trials apply to backend 'torch'",
+                                      "use backend 'torch' (or leave them at their defaults)", param="backend"))
         self.chunk_ms = float(chunk_ms)
         # longest single kernel call (ms of simulated time) inside a chunk; None: the whole
         # chunk. A pause is honoured at a call boundary, so the studio keeps calls short.
@@ -83,7 +91,10 @@ class Simulation:
         t0 = time.perf_counter()
         self.plan = make_plan(self.graph)
         self.build_s = time.perf_counter() - t0
-        self.runner = NumbaRunner(self.plan)
+        if self.backend == "torch":
+            self.runner = _torch_runner(self.plan, self.device, self.dtype, self.trials)
+        else:
+            self.runner = NumbaRunner(self.plan)
         self.compile_s = self.runner.compile_s
         self.t_step = 0
         self.wall_s = 0.0
@@ -369,9 +380,15 @@ class Simulation:
                                       "add a refractory period or reduce the drive)", self.t_ms)
 
     # --- results ---------------------------------------------------------------------------------
-    def spikes(self, monitor_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """Recorded spikes of a spike monitor (or of the population it watches): (t_ms, i)."""
+    def spikes(self, monitor_id: str, trial: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Recorded spikes of a spike monitor (or of the population it watches): (t_ms, i).
+
+        ``trial``: with the torch backend's batched trials, the spikes of that trial (all
+        of them since the start; trial 0 is the recorded, drained one)."""
         mid = self._monitor_for(monitor_id)
+        if trial:
+            t, i = self.runner.trial_spikes(mid, int(trial))
+            return t * self.dt, i
         t, i, c = self._stores[mid].arrays()
         t, i = _expand(t, i, c)
         return t * self.dt, i
@@ -470,6 +487,8 @@ class Simulation:
         arrays: dict[str, np.ndarray] = {}
         python_monitors = self._python_monitors()
         for node in python_monitors:
+            if getattr(node.type, "arrays", None) is None:
+                continue  # reports a summary (final) but keeps no arrays (e.g. astrocyte.nalsm)
             for k, v in node.type.arrays(node, self).items():
                 arrays[f"monitors/{node.id}/{k}"] = np.asarray(v)
         done = {n.id for n in python_monitors}
@@ -495,6 +514,15 @@ class Simulation:
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         atomic_write_bytes(path, buf.getvalue())
+
+
+def _torch_runner(plan, device, dtype, trials):
+    try:
+        from .backends.torch_backend import TorchRunner
+    except ImportError as e:
+        raise DesignError(Problem("error", "meta.backend", f"backend 'torch' needs PyTorch ({e})",
+                                  "install torch, or use backend 'numba'", param="backend")) from None
+    return TorchRunner(plan, device=device or "cpu", dtype=dtype or "float64", trials=trials)
 
 
 def run(design, duration_ms: float | None = None, **kw) -> Simulation:

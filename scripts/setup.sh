@@ -25,3 +25,7 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   $VPIP install -q torch==2.13.0
 fi
 $VPIP install -q -e ".[all]"
+# the studio in JupyterLab without a CDN: enable gliaflow's Jupyter server extension (studio/jupyter.py)
+mkdir -p .venv/etc/jupyter/jupyter_server_config.d
+printf '{"ServerApp": {"jpserver_extensions": {"studio.jupyter": true}}}\n' \
+  > .venv/etc/jupyter/jupyter_server_config.d/gliaflow.json

@@ -69,6 +69,25 @@ def log_event(event: str, **kw) -> None:
         f.write(json.dumps({"time": time.time(), "event": event, **kw}) + "\n")
 
 
+def _notebook_loop():
+    """The event loop of the Jupyter kernel this runs in (None outside a kernel)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    ip = get_ipython()
+    if ip is None or getattr(ip, "kernel", None) is None or threading.current_thread() is not threading.main_thread():
+        return None
+    import asyncio
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:
+        return None
+
+
+CODE_CSS = """textarea { font-family: 'DejaVu Sans Mono', monospace; font-size: 12px; white-space: pre; }"""
+
+
 class Studio(pn.viewable.Viewer):
     """The whole studio for one session. ``Studio("gallery/coba.json")`` in a notebook or server."""
 
@@ -109,9 +128,12 @@ class Studio(pn.viewable.Viewer):
         self._update_title()
         self._offer_recovery()
         self._periodic = None
-        if self._doc is not None:
+        # in a Jupyter kernel there is no server session: the kernel's event loop plays its part
+        self._loop = _notebook_loop() if self._doc is None else None
+        if self._doc is not None or self._loop is not None:
             self._periodic = pn.state.add_periodic_callback(self._tick, period=REFRESH_MS)
             self._autosave_cb = pn.state.add_periodic_callback(self._autosave, period=3000)
+        if self._doc is not None:
             pn.state.on_session_destroyed(lambda ctx: self._shutdown())
 
     # ======================================================================================
@@ -179,7 +201,7 @@ class Studio(pn.viewable.Viewer):
         self.save_button = pn.widgets.Button(label="Save", width=60, css_classes=["gf-save"])
         self.saveas_name = pn.widgets.TextInput(placeholder="name.json", width=130)
         self.saveas_button = pn.widgets.Button(label="Save as", width=75, css_classes=["gf-saveas"])
-        self.open_input = pn.widgets.FileInput(accept=".json", multiple=False, width=210, css_classes=["gf-open"])
+        self.open_input = pn.widgets.FileInput(accept=".json,.py", multiple=False, width=210, css_classes=["gf-open"])
         g = gallery()
         self._gallery = g
         self.gallery_select = pn.widgets.Select(label="", options={"Gallery…": ""} | {f"{k}: {v['short']}": k
@@ -192,6 +214,20 @@ class Studio(pn.viewable.Viewer):
                                                   callback=self._results_nwb, color="default", disabled=True,
                                                   css_classes=["gf-nwb"],
                                                   description="spikes as NWB units, monitor traces as time series")
+        self.script_button = pn.widgets.FileDownload(label="Script (.py)", filename="model.py", width=120,
+                                                     callback=self._script_file, color="default",
+                                                     css_classes=["gf-export"],
+                                                     description="the design as a Python script (gliaflow export)")
+        # --- the Code panel: the exported script, live; edits apply back through the importer
+        self.code = pn.widgets.TextAreaInput(value="", height=520, sizing_mode="stretch_width",
+                                             css_classes=["gf-code"], stylesheets=[CODE_CSS])
+        self.code_apply = pn.widgets.Button(label="Apply script", width=110, css_classes=["gf-code-apply"],
+                                            description="parse the script (never executed) and replace the design")
+        self.code_status = pn.pane.HTML("", margin=(4, 8), styles={"font-size": "12px"})
+        self.code_card = pn.Card(self.code, pn.Row(self.code_apply, self.code_status), title="Code",
+                                 collapsed=True, sizing_mode="stretch_width", css_classes=["gf-code-card"])
+        self.code_card.param.watch(lambda e: self._refresh_code(), "collapsed")
+        self.code_apply.on_click(lambda e: self.apply_code())
         self.undo_button = pn.widgets.Button(label="↶", width=40, description="undo (Ctrl+Z)")
         self.redo_button = pn.widgets.Button(label="↷", width=40, description="redo (Ctrl+Y)")
         self.help_button = pn.widgets.Button(label="?", width=36, description="help (?)")
@@ -210,13 +246,16 @@ class Studio(pn.viewable.Viewer):
         self.title = pn.pane.HTML("", styles={"font-size": "15px", "font-weight": "600"}, margin=(10, 8))
 
     def _backends(self) -> list[str]:
-        return ["numba"]
+        """numba, and torch where it is installed (the meta neuron's surrogate training and
+        batched trials live there)."""
+        import importlib.util
+        return ["numba"] + (["torch"] if importlib.util.find_spec("torch") is not None else [])
 
     def __panel__(self):
         filebar = pn.Row(self.title, self.new_button, pn.pane.HTML("<span style='font-size:12px'>Open</span>",
                                                                   margin=(14, 2, 0, 8)), self.open_input,
                          self.save_button, self.saveas_name, self.saveas_button, self.gallery_select,
-                         self.results_button, self.nwb_button, self.undo_button, self.redo_button, self.help_button, self.bridge,
+                         self.results_button, self.nwb_button, self.script_button, self.undo_button, self.redo_button, self.help_button, self.bridge,
                          sizing_mode="stretch_width", css_classes=["gf-filebar"])
         runbar = pn.Row(self.run_button, self.step_button, self.reset_button, self.duration, self.dt, self.seed,
                         self.backend, self.speed, self.progress, sizing_mode="stretch_width", css_classes=["gf-runbar"])
@@ -228,8 +267,24 @@ class Studio(pn.viewable.Viewer):
         middle = pn.Row(left, pn.Column(self.flow, sizing_mode="stretch_width", height=560), right,
                         sizing_mode="stretch_width", height=570)
         return pn.Column(filebar, self.recovery_box, self.help_pane, runbar, self.status, self.message, middle,
-                         pn.pane.Markdown("**Live plots**", margin=(4, 8)), self.plots,
+                         self.code_card, pn.pane.Markdown("**Live plots**", margin=(4, 8)), self.plots,
                          sizing_mode="stretch_width", css_classes=["gf-studio"])
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        out = super()._repr_mimebundle_(include, exclude)
+        if self._loop is not None:  # displayed in a notebook: later updates must not link the CDN
+            from .notebook import localize_cached_stylesheets
+            localize_cached_stylesheets()
+        return out
+
+    def canvas_view(self):
+        """The canvas with its inspector and problems list, without palette, run bar or plots
+        (the notebook's ``studio.notebook.canvas``)."""
+        right = pn.Column(pn.pane.Markdown("**Inspector**", margin=(0, 8)), self.inspector,
+                          pn.pane.Markdown("**Problems**", margin=(8, 8, 0, 8)), self.problems_pane,
+                          width=330, height=560, scroll=True, css_classes=["gf-right"])
+        return pn.Row(pn.Column(self.flow, self.bridge, sizing_mode="stretch_width", height=560), right,
+                      sizing_mode="stretch_width", height=570, css_classes=["gf-canvas-only"])
 
     # ======================================================================================
     # design editing (all user actions go through these; each is one undo step)
@@ -249,6 +304,50 @@ class Studio(pn.viewable.Viewer):
         self._render_canvas(full=structural)
         self._refresh_inspector()
         self._update_title()
+        self._refresh_code()
+
+    # --- the design as a script -------------------------------------------------------------
+    def script_text(self) -> str:
+        """The design as `gliaflow export` writes it (a comment naming the problem if it cannot)."""
+        from engine.script import export_script
+        try:
+            return export_script(self.design, source=f"{self.design.name}.py")
+        except DesignError as e:
+            return f"# the design cannot be exported yet:\n# {str(e).replace(chr(10), chr(10) + '# ')}\n"
+
+    def _refresh_code(self) -> None:
+        if getattr(self, "code_card", None) is None or self.code_card.collapsed:
+            return  # exported only while the panel is open
+        text = self.script_text()
+        if text != self.code.value:
+            self.code.value = text
+        self.code_status.object = ""
+
+    def apply_code(self, text: str | None = None) -> bool:
+        """Replace the design by the script in the Code panel (parsed, never executed); one undo
+        step. A refused script leaves the design as it was and names the line."""
+        from engine.script import import_script
+        text = self.code.value if text is None else text
+        try:
+            doc = import_script(text, source="Code panel")
+        except DesignError as e:
+            self.code_status.object = f"<span style='color:#c62828'>{_esc(e)}</span>"
+            return False
+        before = self._snapshot()
+        for n in doc.get("nodes", []):  # keep the canvas where the script gave no position
+            old = next((m for m in self.design.nodes if m["id"] == n["id"]), None)
+            if old is not None and "position" in old and not n.get("position"):
+                n["position"] = old["position"]
+        self.design.doc = doc
+        self._commit(before)
+        self._sync_meta_widgets()
+        self.code_status.object = "<span style='color:#2e7d32'>applied</span>"
+        return True
+
+    def _script_file(self):
+        import io
+        self.script_button.filename = f"{self.design.name}.py"
+        return io.BytesIO(self.script_text().encode())
 
     def new_id(self, type_key: str) -> str:
         base = type_key.split(".", 1)[1].replace("_", "")
@@ -782,12 +881,24 @@ class Studio(pn.viewable.Viewer):
         self.sim_structure = key
         return sim
 
+    @property
+    def _interactive(self) -> bool:
+        """Served (a session) or shown in a notebook (a kernel loop): runs return at once."""
+        return self._doc is not None or self._loop is not None
+
+    def _attach_plots(self, sim) -> None:
+        self.plots.attach(sim)
+
     def _in_ui(self, fn) -> None:
-        """Run ``fn`` on the session's event loop (at once when there is none: headless, tests)."""
-        if self._doc is None:
-            fn()
-        else:
+        """Run ``fn`` on the session's (or the notebook kernel's) event loop, at once when there
+        is none (headless use, tests). Nothing a run needs to progress goes through it in a
+        notebook (see ``run``), so a cell that blocks in ``wait()`` cannot deadlock a run."""
+        if self._doc is not None:
             self._doc.add_next_tick_callback(fn)
+        elif self._loop is not None:
+            self._loop.call_soon_threadsafe(fn)
+        else:
+            fn()
 
     def toggle_run(self) -> None:
         if self.running:
@@ -816,10 +927,23 @@ class Studio(pn.viewable.Viewer):
         self._first_spike_wall = None
         self._run_done = threading.Event()
         log_event("run_clicked")
+        if self._loop is not None and threading.current_thread() is threading.main_thread():
+            # in a notebook: compile and attach the plots here, on the kernel's thread (widget
+            # updates made from other threads may never reach the page), then run on a thread
+            try:
+                fresh = self.sim is None or self.sim_structure != self._structure_key() or bool(self.sim.pending_reset)
+                sim = self._ensure_sim()
+            except Exception as e:  # noqa: BLE001
+                self._finish_run(e)
+                return
+            self._start_stage(sim, duration_ms, fresh)
+            if block:
+                self._run_done.wait()
+            return
         t = threading.Thread(target=self._build_stage, args=(duration_ms,), daemon=True, name="gliaflow-build")
         self.sim_thread = t
         t.start()
-        if block or self._doc is None:
+        if block or not self._interactive:
             self._run_done.wait()
 
     def _build_stage(self, duration_ms) -> None:
@@ -838,7 +962,7 @@ class Studio(pn.viewable.Viewer):
             return
         try:
             if fresh or not self.plots.cards:
-                self.plots.attach(sim)
+                self._attach_plots(sim)
         except Exception as e:  # noqa: BLE001 - a message, and the run ends instead of hanging
             self._finish_run(e)
             return
@@ -916,10 +1040,15 @@ class Studio(pn.viewable.Viewer):
                 if self.sim is not None:
                     self.sim.pause()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current run ends (a notebook cell after ``run``); True if it ended."""
+        done = getattr(self, "_run_done", None)
+        return True if done is None else done.wait(timeout)
+
     def step(self, ms: float = 10.0) -> None:
         if self.running:
             return
-        self.run(ms, block=self._doc is None)
+        self.run(ms, block=not self._interactive)
 
     def reset(self) -> None:
         self.pause(wait=True)
@@ -931,7 +1060,7 @@ class Studio(pn.viewable.Viewer):
                 self._flash(str(e))
                 self.sim = None
         if self.sim is not None:
-            self.plots.attach(self.sim)
+            self._attach_plots(self.sim)
         self._update_status()
 
     # ======================================================================================

@@ -32,7 +32,8 @@ def gallery() -> dict[str, dict]:
 
 
 def parse_upload(raw: bytes, filename: str = "upload") -> Design:
-    """An opened file as a Design: size-limited, UTF-8 JSON, validated shape; never executed."""
+    """An opened file as a Design: size-limited, UTF-8 JSON (or a gliaflow script), validated shape;
+    never executed."""
     from engine.errors import DesignError, Problem
     if len(raw) > MAX_UPLOAD_BYTES:
         raise DesignError(Problem("error", "file.too_large", f"{filename} is {len(raw) / 2**20:.0f} MiB; designs "
@@ -42,6 +43,9 @@ def parse_upload(raw: bytes, filename: str = "upload") -> Design:
     except UnicodeDecodeError:
         raise DesignError(Problem("error", "file.encoding", f"{filename} is not UTF-8 text",
                                   "open a gliaflow design (.json)")) from None
+    if filename.endswith(".py"):  # a script from `gliaflow export`: parsed (ast), never executed
+        from engine.script import import_script
+        return Design(import_script(text, source=filename))
     return Design(parse_json_text(text, source=filename))
 
 

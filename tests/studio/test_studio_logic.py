@@ -233,3 +233,48 @@ def test_analysis_monitors_draw_from_their_declared_views_with_no_studio_code():
     assert "r-act" not in cards and "w-geo" not in cards
     assert st.nwb_button.disabled is False
     assert len(st._results_nwb().getvalue()) > 10_000
+
+
+def test_code_panel_shows_the_script_live_and_applies_edits_through_the_importer(tmp_path):
+    st = Studio("gallery/coba.json", recovery=False)
+    assert st.code.value == ""  # exported only while the panel is open
+    st.code_card.collapsed = False
+    pos = st.design.node("exc")["position"]
+    assert 'exc = net.add("neuron.lif_cond", "exc"' in st.code.value
+    st.set_param("ee", "weight_gl", 0.5)  # the canvas changes: the script follows
+    assert 'weight_gl=0.5' in st.code.value
+    edited = st.code.value.replace("n=3200, i_bias_mv=20.0", "n=1000, i_bias_mv=20.0")
+    assert st.apply_code(edited)
+    assert st.design.node("exc")["data"]["n"] == 1000
+    assert st.design.node("exc")["position"] == pos  # canvas positions survive (the script's trailing block)
+    assert st.undo() and st.design.node("exc")["data"]["n"] == 3200  # one undo step
+    marker = tmp_path / "pwned"
+    before = st.design.to_json()
+    assert not st.apply_code(f'import os\nos.system("touch {marker}")\n' + st.code.value)
+    assert "line 1" in st.code_status.object and st.design.to_json() == before and not marker.exists()
+
+
+def test_script_download_and_opening_a_py_file():
+    st = Studio("gallery/coba.json", recovery=False)
+    text = st._script_file().getvalue().decode()
+    assert text.startswith('"""coba: a gliaflow design as a Python script.') and st.script_button.filename == "coba.py"
+    d = parse_upload(text.encode(), "coba.py")
+    assert [n["id"] for n in d.nodes] == [n["id"] for n in st.design.nodes]
+    with pytest.raises(DesignError) as e:
+        parse_upload(b"import os\nos.system('true')\n", "evil.py")
+    assert "line 1" in str(e.value)
+
+
+def test_backend_selector_offers_torch_and_runs_it():
+    pytest.importorskip("torch")
+    runs = {}
+    for backend in ("numba", "torch"):
+        st = Studio()
+        small_net(st)
+        assert "torch" in st.backend.options
+        st.backend.value = backend
+        st.run(100.0, block=True)
+        assert st.sim.backend == backend and st.last_error is None
+        runs[backend] = st.sim.spikes(st.design.nodes[-1]["id"])
+    assert len(runs["numba"][0]) > 0
+    assert np.array_equal(runs["numba"][0], runs["torch"][0]) and np.array_equal(runs["numba"][1], runs["torch"][1])
