@@ -41,15 +41,20 @@ def test_example_notebooks_execute_headless(path):
 def jupyterlab(tmp_path):
     pytest.importorskip("jupyterlab")
     port = free_port()
+    # a copy of the notebooks: JupyterLab's autosave must not write outputs into the repository's
+    root = tmp_path / "root"
+    (root / "examples").mkdir(parents=True)
+    for nb in NOTEBOOKS:
+        (root / "examples" / nb.name).write_bytes(nb.read_bytes())
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"), IPYTHONDIR=str(tmp_path / "ipy"))
     env.pop("BOKEH_RESOURCES", None)  # the server extension must set it
     cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ip=127.0.0.1", "--no-browser", "--allow-root",
-           f"--ServerApp.root_dir={ROOT}", "--ServerApp.token=", "--ServerApp.password=",
+           f"--ServerApp.root_dir={root}", "--ServerApp.token=", "--ServerApp.password=",
            "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     log = open(tmp_path / "jupyter.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         t0 = time.time()
         while True:
