@@ -189,6 +189,29 @@ def cmd_import(args) -> int:
     return EXIT_OK
 
 
+def cmd_train(args) -> int:
+    from .training import GROUPS, train
+    learn = tuple(x.strip() for x in args.learn.split(",") if x.strip())
+    bad = [x for x in learn if x not in GROUPS]
+    if bad:
+        _eprint(f"gliaflow: --learn {','.join(bad)}: choose from {','.join(GROUPS)}")
+        return EXIT_DESIGN
+
+    def show(r):
+        if not args.json:
+            print(f"epoch {r['epoch']:>3}  train loss {r['train_loss']:.4f} acc {r['train_acc']:.3f}  "
+                  f"test loss {r['test_loss']:.4f} acc {r['test_acc']:.3f}", flush=True)
+
+    res = train(args.design, epochs=args.epochs, lr=args.lr, surrogate=args.surrogate, slope=args.slope,
+                seed=args.seed, learn=learn, batch_size=args.batch_size, on_epoch=show)
+    if args.output:
+        res.trained_design().save(args.output)
+        _eprint(f"gliaflow: wrote {args.output}")
+    if args.json:
+        print(json.dumps(res.summary(), default=float))
+    return EXIT_OK
+
+
 def cmd_studio(args) -> int:
     if args.design is not None:
         from .design import load_design
@@ -250,6 +273,22 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("script", help="the Python script")
     im.add_argument("-o", "--output", required=True, metavar="DESIGN.json", help="the design file to write")
     im.set_defaults(fn=cmd_import)
+
+    tr = sub.add_parser("train", help="train a feed-forward design by surrogate-gradient BPTT (torch)")
+    tr.add_argument("design", help="design JSON: a stimulus.patterns stimulus, projections, LIF/meta populations")
+    tr.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    tr.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 0.01)")
+    tr.add_argument("--learn", default="readout,intrinsics",
+                    help="what to learn, comma-separated: readout, weights, intrinsics (default readout,intrinsics)")
+    tr.add_argument("--surrogate", default="fast_sigmoid", choices=["fast_sigmoid", "arctan"],
+                    help="surrogate gradient of the spike threshold")
+    tr.add_argument("--slope", type=float, default=5.0, help="surrogate slope (default 5)")
+    tr.add_argument("--seed", type=int, default=0, help="seed of initialisation, batches and meta-neuron draws")
+    tr.add_argument("--batch-size", type=int, default=32, help="trials per Adam step (default 32)")
+    tr.add_argument("--json", action="store_true", help="print the training summary as JSON")
+    tr.add_argument("-o", "--output", default=None, metavar="TRAINED.json",
+                    help="write the design with the learned intrinsics (and weights) as sidecar arrays")
+    tr.set_defaults(fn=cmd_train)
 
     pl = sub.add_parser("plan", help="print the compiled plan: buffers and ordered steps")
     pl.add_argument("design")

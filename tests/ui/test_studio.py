@@ -321,3 +321,24 @@ def test_astrocyte_and_plasticity_state_stream_into_generic_plots(server_factory
     page.locator(".gf-plots").screenshot(path=str(tmp_path / "nalsm.png"))
     assert ink(page, ".gf-card-g-astro") > 0.01
     assert browser.foreign_requests() == []
+
+
+def test_code_panel_edits_apply_to_the_canvas(server_factory, browser):
+    """The Code panel shows the exported script; an edit typed in the browser and applied
+    changes the design (through the importer) and the node on the canvas."""
+    srv = server_factory("gallery/coba.json")
+    page = browser.page(srv.url)
+    st = srv.studios[-1]
+    page.locator(".gf-code-card").first.scroll_into_view_if_needed()
+    page.locator(".gf-code-card .card-header").first.click()
+    wait_until(lambda: 'net.add("neuron.lif_cond", "exc"' in st.code.value, message="the Code panel stayed empty")
+    box = page.locator(".gf-code textarea").first
+    wait_until(lambda: 'net.add("neuron.lif_cond", "exc"' in box.input_value(), message="the script is not shown")
+    box.fill(box.input_value().replace('label="E (3200)"', 'label="E cells"'))
+    box.press("Tab")  # commit the text area's value
+    page.wait_for_timeout(500)
+    page.locator(".gf-code-apply button").first.click()
+    wait_until(lambda: st.design.node("exc").get("label") == "E cells", message="the edit was not applied")
+    wait_until(lambda: page.locator('.react-flow__node[data-id="exc"]').inner_text().startswith("E cells"),
+               message="the canvas did not follow")
+    assert "applied" in text_of(page, ".gf-code-card")
