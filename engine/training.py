@@ -157,7 +157,7 @@ class Spike(torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
             if _name(func) in _AND:
                 a, b = (_plain(y) for y in args[:2])
-                s = a if a.is_floating_point() else b
+                s = a if isinstance(a, torch.Tensor) and a.is_floating_point() else b
                 o = b if s is a else a
                 o = o.to(s.dtype) if isinstance(o, torch.Tensor) else float(bool(o))
                 return (s * o).as_subclass(Spike)
@@ -324,7 +324,8 @@ class _Projection:
     def __init__(self, node, plan, dtype, learn_weights: bool):
         info = plan.node_info[node.id]
         self.id, self.pre, self.post = node.id, info["pre"], info["post"]
-        if info.get("delays") is not None or float(node.values.get("delay_ms") or 0) > 0 \
+        dv = node.values.get("delay_ms")
+        if isinstance(dv, dict) or float(dv or 0) > 0 \
                 or f"{node.id}.ring_n" in plan.buffers or f"{node.id}.acc" in plan.buffers:
             raise DesignError(Problem("error", "train.delay", f"projection '{node.id}' has delays: training "
                                       "supports delay_ms = 0 only", "set delay_ms to 0", node=node.id))
@@ -343,8 +344,6 @@ class _Projection:
         self.mask = M
         self.W = torch.nn.Parameter(W, requires_grad=learn_weights)
         self.decay = float(P["decay"])
-        self.pre_idx, self.post_idx = pre, post
-        self.order = info.get("order")
 
     def weight(self):
         return self.W * self.mask
@@ -501,7 +500,9 @@ class SpikingNet(torch.nn.Module):
         return out
 
     def trained_design(self):
-        """A copy of the design with the learned intrinsics (and weights) as sidecar arrays."""
+        """A copy of the design with what was learned: the intrinsics (population mean as
+        the parameter, every neuron's value in the sidecar) and, when learned, the weights
+        (each projection's ``weight_array``). The readout is not part of the design."""
         d = self.design.copy()
         for pid, vals in self.intrinsics().items():
             data = d.node(pid).setdefault("data", {})
@@ -513,14 +514,19 @@ class SpikingNet(torch.nn.Module):
                 d.put_array(f"{pid}.learned_{k}", a)
                 data[k] = float(a.mean())
         if "weights" in self.learn:
+            from .plan import Builder
+            b = Builder(self.graph, self.plan.seed, np.float64)
             for pr in self.projs:
-                w_syn = (pr.W.detach() * pr.mask)[torch.as_tensor(pr.pre_idx), torch.as_tensor(pr.post_idx)]
-                w_syn = w_syn.cpu().numpy().astype(np.float64)
-                if pr.order is not None:
-                    w = np.empty_like(w_syn)
-                    w[pr.order] = w_syn
-                else:
-                    continue  # connectivity rules without a synapse order cannot take weight arrays
+                node = self.graph.nodes[pr.id]
+                # the synapses in the order of the projection's connectivity rule (what
+                # weight_array is indexed by): the rule's own connect(), with the plan's seed
+                i, j = node.type.connect(node, b, self.graph.nodes[pr.pre], self.graph.nodes[pr.post])
+                i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+                if len(np.unique(i * (int(j.max(initial=0)) + 1) + j)) != len(i):
+                    raise DesignError(Problem("error", "train.multapse", f"projection '{pr.id}' has several "
+                                              "synapses between one pair of neurons: its learned weights cannot be "
+                                              "written back", node=pr.id))
+                w = pr.weight().detach()[torch.as_tensor(i), torch.as_tensor(j)].cpu().numpy().astype(np.float64)
                 d.node(pr.id).setdefault("data", {})["weight_array"] = d.put_array(f"{pr.id}.learned_w", w)
         return d
 

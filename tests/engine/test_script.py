@@ -25,7 +25,7 @@ from tests.helpers import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
-GALLERY = ["coba", "brunel", "coba_measures", "nalsm"]
+GALLERY = sorted(p.stem for p in (ROOT / "gallery").glob("*.json"))  # every gallery design has a golden
 BIN = Path(sys.executable).parent
 
 

@@ -136,6 +136,21 @@ def test_training_learns_a_poisson_class_task(kind):
     Simulation(td).run(5.0)
 
 
+def test_trained_design_keeps_the_learned_weights(tmp_path):
+    task = PoissonClassTask(n_in=6, n_classes=2, sample_ms=10.0, n_train=8, n_test=4, seed=0)
+    for rule in ({"rule": "all_to_all"}, {"rule": "fixed_probability", "p": 0.5}):
+        d = small_design("lif", n_in=6, n=5)
+        d.node("in_h")["data"].update(rule)
+        r = train(d, epochs=2, lr=0.05, learn=("readout", "weights"), task=task, batch_size=4)
+        path = tmp_path / "t.json"
+        r.trained_design().save(path)
+        again = SpikingNet(str(path), learn=())
+        w0 = SpikingNet(d, learn=()).projs[0].weight()
+        w1, w2 = r.net.projs[0].weight().detach(), again.projs[0].weight()
+        assert not torch.equal(w1, w0)  # learned
+        torch.testing.assert_close(w2, w1, rtol=0, atol=0)  # written back exactly
+
+
 def test_fixed_intrinsics_do_not_move():
     task = PoissonClassTask(n_in=4, n_classes=2, sample_ms=10.0, n_train=4, n_test=4, seed=0)
     r = train(small_design("meta", synapse="delta"), epochs=1, learn=("readout", "weights"), task=task)
