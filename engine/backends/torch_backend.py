@@ -768,3 +768,115 @@ def _stdp_pair(step: Step, rt: TorchRunner):
         if not bool(P["pre_first"]):
             bump_x()
     return run
+
+
+@torch_step("patterns.emit")
+def _patterns(step: Step, rt: TorchRunner):
+    """``stimulus.patterns``: the frozen pattern of the presentation shown (the same in every trial)."""
+    nid = step.node
+    B = rt.plan.buffers
+    ptr, idx, index, labels = B[f"{nid}.ptr"], B[f"{nid}.idx"], B[f"{nid}.index"], B[f"{nid}.labels"]
+    n = rt.plan.spike_sources[nid].n
+    lab = rt.T[f"{nid}.label"]
+
+    def run(t):
+        P = rt.params(nid)
+        period, steps = int(P["period"]), int(P["steps"])
+        p, off = t // period, t - (t // period) * period
+        if p >= index.shape[0] or off >= steps:
+            lab.fill_(-1.0)
+            rt.set_spikes(nid, None)
+            return
+        lab.fill_(float(labels[p]))
+        row = int(index[p]) * steps + off
+        lo, hi = int(ptr[row]), int(ptr[row + 1])
+        if hi <= lo:
+            rt.set_spikes(nid, None)
+            return
+        d = torch.zeros((rt.B, n), dtype=torch.bool, device=rt.device)
+        d[:, torch.as_tensor(idx[lo:hi].astype(np.int64), device=rt.device)] = True
+        rt.set_spikes(nid, d)
+    return run
+
+
+@torch_step("astrocyte.nalsm")
+def _astrocyte_nalsm(step: Step, rt: TorchRunner):
+    """NALSM's global astrocyte (``components.astrocyte_nalsm``): A <- A + k (w S + b - A), per
+    trial; trial 0's samples go to the streaming ring as in numba."""
+    aid = step.node
+    srcs = step.attrs["sources"]
+    masks = [rt.T[f"{aid}.mask{k}"].to(torch.int64) for k in range(len(srcs))]
+    A = rt.T[f"{aid}.a"]
+    B = rt.plan.buffers
+    hist, hstep, hn = B[f"{aid}.hist"], B[f"{aid}.hstep"], B[f"{aid}.hn"]
+
+    def run(t):
+        P = rt.params(aid)
+        S = torch.zeros(rt.B, dtype=torch.int64, device=rt.device)
+        for k, (src, sign) in enumerate(srcs):
+            b, j, c = rt.events(src)
+            if len(b):
+                v = masks[k][j] * (c.to(torch.int64) if c is not None else 1)
+                S.index_add_(0, b, v if sign > 0 else -v)
+        a = A[:, 0]
+        A[:, 0] = a + float(P["k"]) * (float(P["w"]) * S.to(A.dtype) + float(P["bias"]) - a)
+        if (t + 1) % int(P["every"]) == 0:
+            h = int(hn[0]) % hist.shape[0]
+            hist[h] = float(A[0, 0])
+            hstep[h] = t + 1
+            hn[0] += 1
+    return run
+
+
+@torch_step("plasticity.scaling")
+def _scaling(step: Step, rt: TorchRunner):
+    """Synaptic scaling (``components.plasticity_homeostasis.scaling_step``), per trial."""
+    rid, pid, post = step.node, step.attrs["projection"], step.attrs["post"]
+    r = rt.T[f"{rid}.r"]
+    postidx = rt.T[f"{pid}.post"]
+    wname = f"{pid}.w"
+
+    def run(t):
+        P = rt.params(rid)
+        r.mul_(float(P["decay"]))
+        b, i, _ = rt.events(post)
+        if len(b):
+            r[b, i] += float(P["jump"])
+        if (t + 1) % int(P["every"]) != 0:
+            return
+        w = rt.T[wname]
+        f = 1.0 + float(P["gain"]) * (float(P["target"]) - r[:, postidx.to(torch.int64)]) / float(P["target"])
+        nw = w * (f if w.ndim == 2 else f[0])
+        rt.T[wname] = torch.clamp(torch.clamp(nw, min=float(P["wmin"])), max=float(P["wmax"]))
+    return run
+
+
+@torch_step("digits.emit")
+def _digits(step: Step, rt: TorchRunner):
+    """``stimulus.digits``: Poisson (or Bernoulli) pixels of the sample shown, the same draws
+    as numba's ``emit`` (keyed by seed, node, step, pixel; trials by their own keys)."""
+    nid = step.node
+    n = rt.plan.spike_sources[nid].n
+    idx = torch.arange(n, dtype=torch.int64, device=rt.device)
+    lab = rt.T[f"{nid}.label"]
+
+    def run(t):
+        P = rt.params(nid)
+        period, steps = int(P["period"]), int(P["steps"])
+        lam_all = P["lam"]
+        p, off = t // period, t - (t // period) * period
+        if p >= lam_all.shape[0] or off >= steps:
+            lab.fill_(-1.0)
+            rt.set_spikes(nid, None)
+            return
+        lab.fill_(float(P["labels"][p]))
+        sk = step_key(rt.keys(P["key"]), t)
+        u = uniform(sk, idx)
+        lam = torch.as_tensor(lam_all[p], device=rt.device, dtype=torch.float64)
+        if bool(P["bern"]):
+            k = (u < lam).to(torch.int32)
+        else:
+            k = poisson_counts(u, lam, torch.as_tensor(P["enl"][p], device=rt.device, dtype=torch.float64))
+        k = torch.where(lam > 0.0, k, torch.zeros_like(k))
+        rt.set_spikes(nid, k)
+    return run

@@ -315,3 +315,20 @@ def test_cli_run_backend_torch(capsys):
     sim.run(20.0)
     assert {k: v["n_spikes"] for k, v in s["populations"].items()} == \
         {k: v["n_spikes"] for k, v in sim.population_summary().items()}
+
+
+def test_nalsm_gallery_design_is_spike_exact_on_torch():
+    """gallery/nalsm.json on both backends, float64, 300 ms: digits input, NALSM LIF liquid,
+    eight astrocyte-gated STDP rules and the global astrocyte give the same spikes, the same
+    learned weights and the same astrocyte state."""
+    from engine import Simulation
+
+    a = Simulation("nalsm")
+    a.run(300.0)
+    b = Simulation("nalsm", backend="torch")
+    b.run(300.0)
+    for m in ("E_spikes", "I_spikes", "in_spikes"):
+        x, y = a.spikes(m), b.spikes(m)
+        assert len(x[0]) > 100 and np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]), m
+    for k in ("EE.w", "IE.w", "in_E_pos.w", "astro.a"):
+        assert np.array_equal(a.plan.buffers[k], b.plan.buffers[k]), k
