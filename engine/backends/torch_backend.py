@@ -880,3 +880,60 @@ def _digits(step: Step, rt: TorchRunner):
         k = torch.where(lam > 0.0, k, torch.zeros_like(k))
         rt.set_spikes(nid, k)
     return run
+
+
+@torch_step("stdp.triplet")
+def _stdp_triplet(step: Step, rt: TorchRunner):
+    """Triplet STDP (``components.plasticity_stdp.triplet_step``) on all trials at once: the
+    CSR rows of distinct presynaptic (and CSC rows of distinct postsynaptic) neurons are
+    disjoint, so numba's loops vectorise; a multi-count spike repeats its update in order."""
+    a = step.attrs
+    rid, pid, pre, post_n = step.node, a["projection"], a["pre"], a["post"]
+    indptr, postidx = rt.T[f"{pid}.indptr"], rt.T[f"{pid}.post"]
+    cptr, csyn, cpre = rt.T[f"{rid}.cptr"], rt.T[f"{rid}.csyn"], rt.T[f"{rid}.cpre"]
+    wname = f"{pid}.w"
+    r1, r2, o1, o2 = (rt.T[f"{rid}.{k}"] for k in ("r1", "r2", "o1", "o2"))
+    multi = rt.plan.spike_sources[pre].multi
+    batched = rt.B > 1
+
+    def clip(v, P):
+        return torch.clamp(torch.clamp(v, min=float(P["wmin"])), max=float(P["wmax"]))
+
+    def run(t):
+        P = rt.params(rid)
+        r1.mul_(float(P["d1"]))
+        r2.mul_(float(P["d3"]))
+        o1.mul_(float(P["d2"]))
+        o2.mul_(float(P["d4"]))
+        a2m, a3m, a2p, a3p = (float(P[k]) for k in ("a2m", "a3m", "a2p", "a3p"))
+        w = rt.T[wname]
+        b, j, c = rt.events(pre)
+        if len(b):
+            rep, bq, q = _expand_csr(indptr, b, j)
+            counts = c.to(torch.int64) if (multi and c is not None) else torch.ones_like(b)
+            for k in range(int(counts.max())):
+                live = counts > k  # events with at least k + 1 spikes this step
+                sel = live[rep]
+                qq, bb, jj = q[sel], bq[sel], j[rep][sel]
+                wq = w[bb, qq] if batched else w[qq]
+                nw = clip(wq - o1[bb, postidx[qq]] * (a2m + a3m * r2[bb, jj]), P)
+                if batched:
+                    w[bb, qq] = nw
+                else:
+                    w[qq] = nw
+                r1[b[live], j[live]] += 1.0
+                r2[b[live], j[live]] += 1.0
+        bp, ip, _ = rt.events(post_n)
+        if len(bp):
+            rep, br, r = _expand_csr(cptr, bp, ip)
+            q = csyn[r]
+            ii = ip[rep]
+            wq = w[br, q] if batched else w[q]
+            nw = clip(wq + r1[br, cpre[r]] * (a2p + a3p * o2[br, ii]), P)
+            if batched:
+                w[br, q] = nw
+            else:
+                w[q] = nw
+            o1[bp, ip] += 1.0
+            o2[bp, ip] += 1.0
+    return run

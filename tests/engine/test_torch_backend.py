@@ -222,9 +222,9 @@ def test_small_chunks_and_record_overflow_do_not_change_spikes():
 
 # --- errors ---------------------------------------------------------------------------------------
 def test_unsupported_kind_is_reported_with_node_and_type():
-    with pytest.raises(DesignError, match=r"type plasticity\.triplet cannot run on torch yet \(node 'x', "
-                       r"step kind 'stdp\.triplet'\)"):
-        Simulation(harness("plasticity.triplet"), backend="torch")
+    with pytest.raises(DesignError, match=r"type plasticity\.oja_subspace cannot run on torch yet \(node 'x', "
+                       r"step kind 'plasticity\.oja'\)"):
+        Simulation(harness("plasticity.oja_subspace"), backend="torch")
 
 
 def test_unknown_backend_and_numba_options():
@@ -332,3 +332,31 @@ def test_nalsm_gallery_design_is_spike_exact_on_torch():
         assert len(x[0]) > 100 and np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]), m
     for k in ("EE.w", "IE.w", "in_E_pos.w", "astro.a"):
         assert np.array_equal(a.plan.buffers[k], b.plan.buffers[k]), k
+
+
+def test_triplet_stdp_is_exact_on_torch_with_multi_count_inputs():
+    """Triplet STDP on a Poisson-driven projection (several spikes of one source in a step
+    repeat the update in order) and on a recurrent one: same spikes and weights as numba,
+    and trial 0 of a batch equals the single run."""
+    from engine import Simulation
+
+    nodes = [node("src", "stimulus.poisson", n=50, rate_hz=100.0), node("pop", "neuron.lif", n=40),
+             node("syn", "projection.synapses", p=0.3, weight_mv=3.0),
+             node("rec", "projection.synapses", p=0.1, weight_mv=0.3),
+             node("t1", "plasticity.triplet", w_max=5.0), node("t", "plasticity.triplet", w_max=2.0),
+             node("sp", "monitor.spikes")]
+    d = design(nodes, [("src.spikes", "syn.pre"), ("syn.post", "pop.drive"), ("t1.rule", "syn.rule"),
+                       ("pop.spikes", "rec.pre"), ("rec.post", "pop.drive"), ("t.rule", "rec.rule"),
+                       ("pop.spikes", "sp.spikes")], duration_ms=400.0)
+    a = Simulation(d)
+    a.run()
+    b = Simulation(d, backend="torch")
+    b.run()
+    c = Simulation(d, backend="torch", trials=3)
+    c.run()
+    assert len(a.spikes("sp")[0]) > 100
+    for s in (b, c):
+        assert np.array_equal(a.spikes("sp")[0], s.spikes("sp")[0]) and np.array_equal(a.spikes("sp")[1], s.spikes("sp")[1])
+    for k in ("syn.w", "rec.w"):
+        assert np.array_equal(a.plan.buffers[k], b.plan.buffers[k]), k
+    assert not np.allclose(a.plan.buffers["syn.w"], 3.0)
