@@ -56,7 +56,6 @@ from engine.errors import Problem
 from engine.params import Choice, Flag, Int, Num
 from engine.registry import NodeType, Port, register
 
-from .astrocyte_lr import domain
 
 Inputs = namedtuple("Inputs", "y_in")
 State = namedtuple("State", "y_s gamma_a ip3 ca h x_a g_a")
@@ -340,39 +339,9 @@ class AstrocyteGChI(NodeType):
         # rows of S as 1-D views, for monitor.state and streaming
         for k, name in enumerate(("y_s", "gamma_a", "ip3", "ca", "h")):
             b.buffer(nid, name, S[k], "view")
-        n_in = np.zeros(n, np.int64)
-        drives = [e.source for e in g.inputs(nid, "drive")]
-        for p in drives:
-            post = b.buffers.get(f"{p}.post")
-            if post is not None:
-                n_in += np.bincount(post, minlength=n)[:n]
-        acts = []
-        reads = [f"{p}.g" for p in drives]
-        for e in g.inputs(nid, "activity"):
-            src = g.nodes[e.source]
-            sign = float((e.data or {}).get("sign", 1))
-            if src.type.family() == "projection":
-                pre = g.sources(src.id, "pre")[0]
-                post = g.targets(src.id, "post")[0]
-                npost = g.size(post.id)
-                dom = domain(np.arange(npost), n, npost).astype(np.int64)
-                pb = b.buffers.get(f"{src.id}.post")
-                if pb is not None:
-                    n_in += np.bincount(dom[pb], minlength=n)[:n]
-                dname = b.buffer(nid, f"dom_{src.id}", dom, "const")
-                rel = next((st.attrs.get("release", "") for st in b.steps
-                            if st.node == src.id and st.kind == "synapse.deliver"), "")
-                acts.append(("proj", src.id, pre.id, sign, dname, rel))
-                reads += [f"{pre.id}.spk", f"{src.id}.post", f"{src.id}.indptr", f"{src.id}.w"]
-                if rel:  # short-term plasticity on the projection scales each spike's release
-                    reads.append(rel)
-            else:
-                nsrc = g.size(src.id)
-                dom = domain(np.arange(max(nsrc, 1)), n, nsrc).astype(np.int64)
-                n_in += np.bincount(dom[:nsrc], minlength=n)[:n]
-                dname = b.buffer(nid, f"dom_{src.id}", dom, "const")
-                acts.append(("spk", src.id, src.id, sign, dname, ""))
-                reads.append(f"{src.id}.spk")
+        from .astrocyte_base import wire_inputs
+
+        drives, acts, reads, n_in = wire_inputs(node, b, n)
         avg = bool(v["average_inputs"])
         b.buffer(nid, "inv_nin", np.where((n_in > 0) & avg, 1.0 / np.maximum(n_in, 1), 1.0), "const")
         b.node_info[nid].update(n=n, state=list(State._fields), inputs={"y_in": [f"{p}.g" for p in drives]},
@@ -404,24 +373,9 @@ def _render(step, ctx):
     P = lambda k: ctx.p(nid, k)  # noqa: E731
     acc = B("acc")
     lines = []
-    for proj in a["drives"]:
-        g, dec = ctx.b(f"{proj}.g"), ctx.p(proj, "decay")
-        lines += [f"for i in range({n}):", f"    {acc}[i] += {P('y_spk')} * {g}[i] * (1.0 - {dec})"]
-    for kind, src, spk_src, sign, dom, rel in a["acts"]:
-        spk, ns = ctx.b(f"{spk_src}.spk"), ctx.ns(spk_src)
-        multi = ctx.plan.spike_sources[spk_src].multi
-        getc = f"{ctx.b(spk_src + '.cnt')}[_k]" if multi else "1"
-        d = ctx.b(dom)
-        gain = f"{P('y_spk')} * {P('act_gain')} * {sign!r}"
-        if kind == "proj":
-            indptr, post = ctx.b(f"{src}.indptr"), ctx.b(f"{src}.post")
-            wq = f"{ctx.b(src + '.w')}[_q]" if ctx.is_array(src, "wc") else ctx.p(src, "wc")
-            relf = f" * {ctx.b(rel)}[_i]" if rel else ""
-            lines += [f"for _k in range({ns}):", f"    _i = {spk}[_k]", f"    _c = {gain} * {getc}{relf}",
-                      f"    for _q in range({indptr}[_i], {indptr}[_i + 1]):",
-                      f"        {acc}[{d}[{post}[_q]]] += {wq} * _c"]
-        else:
-            lines += [f"for _k in range({ns}):", f"    {acc}[{d}[{spk}[_k]]] += {gain} * {getc}"]
+    from .astrocyte_base import input_lines
+
+    lines += input_lines(ctx, a, n, acc, f"{P('y_spk')} * ", f"{P('y_spk')} * {P('act_gain')}")
     f = ctx.use(f"{__name__}:astro_step")
     every = P("every")
     lines += [f"if (t + 1) % {every} == 0:",

@@ -293,28 +293,9 @@ class AstrocyteLR(NodeType):
             a = np.ascontiguousarray(np.broadcast_to(np.asarray(init[f], dtype=b.dtype), (n,))).copy()
             bufs[f] = b.buffer(nid, f, a)
         acc = b.buffer(nid, "acc", np.zeros(n, b.dtype))
-        drives = [e.source for e in g.inputs(nid, "drive")]
-        reads = [f"{p}.g" for p in drives]
-        acts = []
-        for e in g.inputs(nid, "activity"):
-            src = g.nodes[e.source]
-            sign = float((e.data or {}).get("sign", 1))
-            if src.type.family() == "projection":
-                pre = g.sources(src.id, "pre")[0]
-                post = g.targets(src.id, "post")[0]
-                npost = g.size(post.id)
-                dom = b.buffer(nid, f"dom_{src.id}", domain(np.arange(npost), n, npost).astype(np.int64), "const")
-                rel = next((st.attrs.get("release", "") for st in b.steps
-                            if st.node == src.id and st.kind == "synapse.deliver"), "")
-                acts.append(("proj", src.id, pre.id, sign, dom, rel))
-                reads += [f"{pre.id}.spk", f"{src.id}.post", f"{src.id}.indptr", f"{src.id}.w"]
-                if rel:  # short-term plasticity on the projection scales each spike's release
-                    reads.append(rel)
-            else:
-                nsrc = g.size(src.id)
-                dom = b.buffer(nid, f"dom_{src.id}", domain(np.arange(max(nsrc, 1)), n, nsrc).astype(np.int64), "const")
-                acts.append(("spk", src.id, src.id, sign, dom, ""))
-                reads.append(f"{src.id}.spk")
+        from .astrocyte_base import wire_inputs
+
+        drives, acts, reads, _ = wire_inputs(node, b, n)
         currents = [f"{e.source}.I" for e in g.inputs(nid, "current")]
         if currents:
             b.buffer(nid, "jacc", np.zeros(n, b.dtype))
@@ -350,27 +331,10 @@ def _render(step, ctx):
     B = lambda v: ctx.b(f"{nid}.{v}")  # noqa: E731
     P = lambda k, i="i": ctx.pv(nid, k, i)  # noqa: E731
     acc = B("acc")
-    lines = []
     # every neuron step: collect the input weight of this step into acc
-    for proj in a["drives"]:
-        g = ctx.b(f"{proj}.g")
-        dec = ctx.p(proj, "decay")
-        lines += [f"for i in range({n}):", f"    {acc}[i] += {g}[i] * (1.0 - {dec})"]
-    for kind, src, spk_src, sign, dom, rel in a["acts"]:
-        spk, ns = ctx.b(f"{spk_src}.spk"), ctx.ns(spk_src)
-        multi = ctx.plan.spike_sources[spk_src].multi
-        getc = f"{ctx.b(spk_src + '.cnt')}[_k]" if multi else "1"
-        d = ctx.b(dom)
-        gain = f"{ctx.p(nid, 'act_gain')} * {sign!r}"
-        if kind == "proj":
-            indptr, post = ctx.b(f"{src}.indptr"), ctx.b(f"{src}.post")
-            wq = f"{ctx.b(src + '.w')}[_q]" if ctx.is_array(src, "wc") else ctx.p(src, "wc")
-            relf = f" * {ctx.b(rel)}[_i]" if rel else ""
-            lines += [f"for _k in range({ns}):", f"    _i = {spk}[_k]", f"    _c = {gain} * {getc}{relf}",
-                      f"    for _q in range({indptr}[_i], {indptr}[_i + 1]):",
-                      f"        {acc}[{d}[{post}[_q]]] += {wq} * _c"]
-        else:
-            lines += [f"for _k in range({ns}):", f"    {acc}[{d}[{spk}[_k]]] += {gain} * {getc}"]
+    from .astrocyte_base import input_lines
+
+    lines = input_lines(ctx, a, n, acc, "", ctx.p(nid, "act_gain"))
     if a["currents"]:  # J_noise: summed over the block, its mean drives the next block (NEST: next step)
         lines += [f"for i in range({n}):",
                   f"    {B('jacc')}[i] += {' + '.join(ctx.b(c) + '[i]' for c in a['currents'])}"]

@@ -13,6 +13,8 @@ from engine.errors import Problem
 from engine.params import Num
 from engine.registry import NodeType, Port, register
 
+from .plasticity_base import spike_args
+
 #: what monitor.state may record of an astrocyte
 State = namedtuple("State", "a")
 Inputs = namedtuple("Inputs", "")
@@ -139,10 +141,8 @@ def _render(step, ctx):
     f = ctx.use(f"{__name__}:masked_count")
     terms = []
     for k, (src, sign) in enumerate(step.attrs["sources"]):
-        multi = ctx.plan.spike_sources[src].multi
-        spk = ctx.b(src + ".spk")
-        cnt = ctx.b(src + ".cnt") if multi else spk
-        terms.append(f"{'+' if sign > 0 else '-'} {f}({spk}, {ctx.ns(src)}, {cnt}, {multi}, {ctx.b(f'{aid}.mask{k}')})")
+        spk, ns, cnt, multi = spike_args(ctx, src)
+        terms.append(f"{'+' if sign > 0 else '-'} {f}({spk}, {ns}, {cnt}, {multi}, {ctx.b(f'{aid}.mask{k}')})")
     A = ctx.b(f"{aid}.a")
     P = lambda k: ctx.p(aid, k)  # noqa: E731
     hn = ctx.b(f"{aid}.hn")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from engine.backends.numba_backend import renderer
 from engine.errors import Problem
 from engine.ops import exp, maximum, minimum, where
 from engine.params import Num
@@ -106,50 +105,7 @@ class MetaNeuron(NeuronType):
 
     @classmethod
     def build(cls, node, b) -> None:
-        """NeuronType's build, with the update rendered by ``meta.update`` (step index and key)."""
+        """NeuronType's build; the update also gets one uniform draw per neuron and step."""
         super().build(node, b)
         s = next(s for s in b.steps if s.node == node.id and s.kind == "neuron.update")
-        s.kind = "meta.update"
-
-
-@renderer("meta.update")
-def _render(step_, ctx) -> list[str]:
-    """As the generic ``neuron.update``, plus one uniform draw per neuron keyed by (key, t, i)."""
-    a = step_.attrs
-    nid = step_.node
-    mod = a["module"]
-    f = ctx.use(f"{mod}:step")
-    sk_fn = ctx.use("engine.rng:step_key")
-    un_fn = ctx.use("engine.rng:uniform")
-    I = ctx.use(f"{mod}:Inputs", jit=False)  # noqa: E741
-    S = ctx.use(f"{mod}:State", jit=False)
-    P = ctx.use(f"{mod}:Params", jit=False)
-    n = a["n"]
-    pfields = a["params"]
-    het = [k for k in pfields if ctx.is_array(nid, k)]
-    p_expr = f"{P}({', '.join(ctx.pv(nid, k) for k in pfields)})"
-    pname = f"_p{ctx.idx[nid]}"
-    if not het:
-        ctx.prelude.append(f"{pname} = {p_expr}")
-    in_exprs = []
-    for field, srcs in a["inputs"]:
-        terms = [f"{ctx.b(s)}[i]" for s in srcs]
-        in_exprs.append(" + ".join(terms) if terms else "0.0")
-    st_fields = a["state"]
-    spk, flag, flag64 = ctx.b(nid + ".spk"), ctx.b(nid + ".flag"), ctx.b(nid + ".flag64")
-    ns = ctx.ns(nid)
-    sk = f"_sk{ctx.idx[nid]}"
-    lines = [f"{sk} = {sk_fn}({ctx.p(nid, 'key')}, t)", f"for i in range({n}):"]
-    lines.append(f"    _st = {S}({', '.join(ctx.b(nid + '.' + v) + '[i]' for v in st_fields)})")
-    lines.append(f"    _in = {I}({', '.join(in_exprs)})")
-    lines.append(f"    _spk, _st = {f}(_in, _st, {pname if not het else p_expr}, dt, {un_fn}({sk}, i))")
-    for k, v in enumerate(st_fields):
-        lines.append(f"    {ctx.b(nid + '.' + v)}[i] = _st[{k}]")
-    lines.append(f"    {flag}[i] = _spk")
-    lines += [f"for _w in range({flag64}.shape[0]):",
-              f"    if {flag64}[_w] != 0:",
-              "        for i in range(_w * 8, _w * 8 + 8):",
-              f"            if {flag}[i]:",
-              f"                {spk}[{ns}] = i",
-              f"                {ns} += 1"]
-    return lines
+        s.attrs["uniform"] = True

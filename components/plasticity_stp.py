@@ -14,6 +14,8 @@ from engine.errors import Problem
 from engine.params import Num
 from engine.registry import NodeType, Port, register
 
+from .plasticity_base import spike_args
+
 #: what monitor.state may record (per presynaptic neuron, as of its last spike)
 State = namedtuple("State", "u x")
 Inputs = namedtuple("Inputs", "")
@@ -178,14 +180,11 @@ class ShortTermPlasticity(NodeType):
 def _render(step, ctx):
     nid = step.node
     a = step.attrs
-    src = a["pre"]
-    multi = ctx.plan.spike_sources[src].multi
-    spk = ctx.b(src + ".spk")
-    cnt = ctx.b(src + ".cnt") if multi else spk
+    spk, ns, cnt, multi = spike_args(ctx, a["pre"])
     B = lambda k: ctx.b(f"{nid}.{k}")  # noqa: E731
     P = lambda k: ctx.p(nid, k)  # noqa: E731
     f = ctx.use(f"{__name__}:stp_step")
     g_a = ctx.b(f"{a['astrocyte']}.g_a") if a["astrocyte"] else B("gamma")
-    return [f"{f}(t, dt, {spk}, {ctx.ns(src)}, {cnt}, {multi}, {B('u')}, {B('x')}, {B('last')}, {B('rel')}, "
+    return [f"{f}(t, dt, {spk}, {ns}, {cnt}, {multi}, {B('u')}, {B('x')}, {B('last')}, {B('rel')}, "
             f"{P('om_f')}, {P('om_d')}, {P('u0')}, {B('gamma')}, {B('dom')}, {g_a}, {P('o_g')}, {P('om_g')}, "
             f"{P('alpha')}, {bool(a['astrocyte'])})"]

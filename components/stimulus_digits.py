@@ -12,7 +12,9 @@ from engine.backends.numba_backend import renderer
 from engine.errors import DesignError, Problem
 from engine.params import Choice, Int, Num, Text
 from engine.registry import NodeType, Port, register
-from engine.rng import poisson, step_key, uniform
+
+from .stimulus_poisson import draw
+from engine.rng import step_key
 
 N_PIXELS = 64
 #: images per class in the dataset (checked against it in the tests): validation needs no sklearn import
@@ -108,10 +110,7 @@ def emit(t, key, lam, enl, period, sample_steps, labels, bernoulli, spk, cnt, la
         li = lam[p, i]
         if li <= 0.0:
             continue
-        if bernoulli:
-            k = 1 if uniform(sk, i) < li else 0
-        else:
-            k = poisson(sk, i, li, enl[p, i])
+        k = draw(sk, i, li, enl[p, i], bernoulli)
         if k > 0:
             spk[ns] = i
             cnt[ns] = k

@@ -13,6 +13,14 @@ from engine.rng import poisson, step_key, uniform
 
 
 @numba.njit(cache=True, inline="always")
+def draw(sk, i, lam, exp_neg_lam, bernoulli):
+    """Spikes of source ``i`` in the step keyed ``sk``: Poisson(lam), or 1 with probability lam."""
+    if bernoulli:
+        return 1 if uniform(sk, i) < lam else 0
+    return poisson(sk, i, lam, exp_neg_lam)
+
+
+@numba.njit(cache=True, inline="always")
 def emit(t, key, lam, exp_neg_lam, start, stop, bernoulli, spk, cnt):
     """Spikes of step ``t``: source i fires Poisson(lam_i) times (or once with prob. lam_i)."""
     if t < start or t >= stop:
@@ -22,11 +30,7 @@ def emit(t, key, lam, exp_neg_lam, start, stop, bernoulli, spk, cnt):
     n = spk.shape[0]
     for i in range(n):
         li = lam[i] if lam.shape[0] > 1 else lam[0]
-        if bernoulli:
-            k = 1 if uniform(sk, i) < li else 0
-        else:
-            ei = exp_neg_lam[i] if exp_neg_lam.shape[0] > 1 else exp_neg_lam[0]
-            k = poisson(sk, i, li, ei)
+        k = draw(sk, i, li, exp_neg_lam[i] if exp_neg_lam.shape[0] > 1 else exp_neg_lam[0], bernoulli)
         if k > 0:
             spk[ns] = i
             cnt[ns] = k

@@ -270,13 +270,6 @@ class Studio(pn.viewable.Viewer):
                          self.code_card, pn.pane.Markdown("**Live plots**", margin=(4, 8)), self.plots,
                          sizing_mode="stretch_width", css_classes=["gf-studio"])
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        out = super()._repr_mimebundle_(include, exclude)
-        if self._loop is not None:  # displayed in a notebook: later updates must not link the CDN
-            from .notebook import localize_cached_stylesheets
-            localize_cached_stylesheets()
-        return out
-
     def canvas_view(self):
         """The canvas with its inspector and problems list, without palette, run bar or plots
         (the notebook's ``studio.notebook.canvas``)."""
@@ -886,9 +879,6 @@ class Studio(pn.viewable.Viewer):
         """Served (a session) or shown in a notebook (a kernel loop): runs return at once."""
         return self._doc is not None or self._loop is not None
 
-    def _attach_plots(self, sim) -> None:
-        self.plots.attach(sim)
-
     def _in_ui(self, fn) -> None:
         """Run ``fn`` on the session's (or the notebook kernel's) event loop, at once when there
         is none (headless use, tests). Nothing a run needs to progress goes through it in a
@@ -962,7 +952,7 @@ class Studio(pn.viewable.Viewer):
             return
         try:
             if fresh or not self.plots.cards:
-                self._attach_plots(sim)
+                self.plots.attach(sim)
         except Exception as e:  # noqa: BLE001 - a message, and the run ends instead of hanging
             self._finish_run(e)
             return
@@ -1060,7 +1050,7 @@ class Studio(pn.viewable.Viewer):
                 self._flash(str(e))
                 self.sim = None
         if self.sim is not None:
-            self._attach_plots(self.sim)
+            self.plots.attach(self.sim)
         self._update_status()
 
     # ======================================================================================

@@ -37,52 +37,16 @@ def extension(**kw) -> None:
     import panel_reactflow  # noqa: F401,I001
 
     pn.extension("jsoneditor", inline=True, **kw)
-    _local_stylesheets()
     _local_links_on_send()
 
 
-def _local_stylesheets() -> None:
-    """Panel links its stylesheets to cdn.holoviz.org for components created after the first
-    display of a notebook output (it inlines them only while displaying), e.g. the plot cards
-    of a run. In a notebook those links are pointed at the same files served by Panel's
-    Jupyter server extension (``/panel-preview/static/extensions/panel/``, under the
-    server's base URL, ``GLIAFLOW_JUPYTER_BASE_URL``, default ``/``), so nothing is fetched
-    from outside the machine."""
-    import os
-
-    import panel.reactive as reactive
-    from bokeh.models import ImportedStyleSheet
-    from panel.io.resources import CDN_DIST
-
-    if getattr(type(reactive.ImportedStyleSheet), "_gliaflow_local", False):
-        return
-    base = os.environ.get("GLIAFLOW_JUPYTER_BASE_URL", "/").rstrip("/")
-    local = f"{base}/panel-preview/static/extensions/panel/"
-
-    class _Local(type):  # stands in for the class in panel.reactive: isinstance still works
-        _gliaflow_local = True
-
-        def __instancecheck__(cls, obj):
-            return isinstance(obj, ImportedStyleSheet)
-
-        def __call__(cls, *args, **kw):
-            url = kw.get("url")
-            if isinstance(url, str) and url.startswith(CDN_DIST):
-                kw["url"] = local + url[len(CDN_DIST):]
-            return ImportedStyleSheet(*args, **kw)
-
-    import importlib
-
-    stand_in = _Local("ImportedStyleSheet", (), {})
-    for name in ("panel.reactive", "panel.pane.base", "panel.theme.base", "panel.widgets.base"):
-        mod = importlib.import_module(name)
-        if getattr(mod, "ImportedStyleSheet", None) is ImportedStyleSheet:
-            mod.ImportedStyleSheet = stand_in
-
-
 def _local_links_on_send() -> None:
-    """Last line of defence: a stylesheet link to the CDN that some later update still
-    carries is rewritten to the local copy in the message sent to the notebook."""
+    """Panel inlines its stylesheets only while a component is first displayed in a notebook;
+    later updates (the plot cards of a run, re-sent properties) carry links to
+    cdn.holoviz.org. Every message to the notebook passes through ``panel.io.notebook.send``:
+    there the links are rewritten to the same files served by Panel's Jupyter server
+    extension (``/panel-preview/static/extensions/panel/`` under ``GLIAFLOW_JUPYTER_BASE_URL``,
+    default ``/``), so nothing is fetched from outside the machine."""
     import os
 
     import panel.io.notebook as nb
@@ -101,21 +65,6 @@ def _local_links_on_send() -> None:
 
     send._gliaflow_local = True
     nb.send = send
-
-
-def localize_cached_stylesheets() -> None:
-    """Point the stylesheet links Panel cached while displaying (CDN URLs, which it inlined
-    for that display only) at the local copies, before new components reuse them."""
-    import os
-
-    from bokeh.models import ImportedStyleSheet
-    from panel.io.resources import CDN_DIST
-
-    local = os.environ.get("GLIAFLOW_JUPYTER_BASE_URL", "/").rstrip("/") + "/panel-preview/static/extensions/panel/"
-    for cache in list(pn.state._stylesheets.values()):
-        for sheet in list(cache.values()):
-            if isinstance(sheet, ImportedStyleSheet) and sheet.url.startswith(CDN_DIST):
-                sheet.url = local + sheet.url[len(CDN_DIST):]
 
 
 class LiveView(pn.viewable.Viewer):
@@ -141,11 +90,6 @@ class LiveView(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(self.status, self.plots.follow, self.plots, sizing_mode="stretch_width")
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        out = super()._repr_mimebundle_(include, exclude)
-        localize_cached_stylesheets()
-        return out
 
     def _on_chunk(self, chunk, sim) -> None:
         with self._lock:

@@ -246,7 +246,10 @@ def _count(step: Step, ctx: Ctx) -> list[str]:
 
 @renderer("neuron.update")
 def _neuron_update(step: Step, ctx: Ctx) -> list[str]:
-    """Loop over neurons calling the type's elementwise step (one definition of the model)."""
+    """Loop over neurons calling the type's elementwise step (one definition of the model).
+
+    ``uniform`` (attr): the step takes one more argument, a uniform draw per neuron and step
+    from the counter-based generator keyed by the kernel parameter ``key`` (neuron.meta)."""
     a = step.attrs
     nid = step.node
     mod = a["module"]
@@ -282,7 +285,12 @@ def _neuron_update(step: Step, ctx: Ctx) -> list[str]:
         lines.append(f"    {tmp} = {ctx.b(buf)}[i]")
     lines.append(f"    _st = {S}({', '.join(ctx.b(nid + '.' + v) + '[i]' for v in st_fields)})")
     lines.append(f"    _in = {I}({', '.join(in_exprs)})")
-    lines.append(f"    _spk, _st = {f}(_in, _st, {pname if not het else p_expr}, dt)")
+    draw = ""
+    if a.get("uniform"):  # stochastic neurons: one uniform per neuron and step, keyed by (key, t, i)
+        sk = f"_sk{ctx.idx[nid]}"
+        lines.insert(0, f"{sk} = {ctx.use('engine.rng:step_key')}({ctx.p(nid, 'key')}, t)")
+        draw = f", {ctx.use('engine.rng:uniform')}({sk}, i)"
+    lines.append(f"    _spk, _st = {f}(_in, _st, {pname if not het else p_expr}, dt{draw})")
     for k, v in enumerate(st_fields):
         lines.append(f"    {ctx.b(nid + '.' + v)}[i] = _st[{k}]")
     lines.append(f"    {flag}[i] = _spk")

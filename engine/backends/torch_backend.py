@@ -32,7 +32,7 @@ once and returns the function run every time step; kernel parameters are re-read
 on the Python side are picked up at the next call). A plan with a step kind that has no
 entry is refused at construction, naming the node and its type. Implemented: count,
 poisson.emit, spike_array.emit, current.emit, neuron.update (every neuron type),
-meta.update, synapse.decay, synapse.deliver (delay modes none/ring/acc, not with
+synapse.decay, synapse.deliver (delay modes none/ring/acc, not with
 short-term plasticity), monitor.spikes, monitor.state (trial 0) and stdp.pair. A type
 module may add kinds in a companion module ``components/<module>_torch.py`` (imported
 when a plan uses the type) with :func:`torch_step`.
@@ -210,7 +210,6 @@ class TorchRunner:
 
     def __init__(self, plan: Plan, device="cpu", dtype=torch.float64, trials: int = 1):
         t0 = time.perf_counter()
-        _load_component_steps(plan)
         bad = unsupported(plan)
         if bad:
             nid, key, kind = bad[0]
@@ -393,17 +392,6 @@ class TorchRunner:
         return np.concatenate(ts), np.concatenate(is_)
 
 
-def _load_component_steps(plan: Plan) -> None:
-    """Import ``<module>_torch`` companions of the modules of the plan's node types, if any."""
-    for mod in sorted({getattr(node.type, "__module__", "") for node in plan.graph.nodes.values()}):
-        if not mod.startswith("components."):
-            continue
-        try:
-            importlib.import_module(mod + "_torch")
-        except ImportError:
-            pass
-
-
 # --- step kinds -----------------------------------------------------------------------------
 @torch_step("count")
 def _count(step: Step, rt: TorchRunner):
@@ -485,11 +473,10 @@ def _current(step: Step, rt: TorchRunner):
 
 
 @torch_step("neuron.update")
-@torch_step("meta.update")
 def _neuron_update(step: Step, rt: TorchRunner):
     """The type's elementwise step bound to torch and applied to whole (trials, n) tensors.
 
-    ``meta.update`` (stochastic neurons) passes one uniform draw per neuron and step,
+    a step with the ``uniform`` attr (stochastic neurons) passes one uniform draw per neuron and step,
     keyed by the node's ``key`` parameter, as the step's fifth argument.
     """
     a = step.attrs
@@ -501,7 +488,7 @@ def _neuron_update(step: Step, rt: TorchRunner):
     pfields = list(a["params"])
     inputs = [srcs for _, srcs in a["inputs"]]
     shape = (rt.B, int(a["n"]))
-    draws = step.kind == "meta.update"
+    draws = bool(step.attrs.get("uniform"))
     idx = torch.arange(shape[1], dtype=torch.int64, device=rt.device)
 
     def total(srcs):
