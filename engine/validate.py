@@ -225,6 +225,28 @@ def _loops(graph: Graph) -> list[Problem]:
     return problems
 
 
+def _check_views(views, gnodes: dict) -> list[Problem]:
+    """The reserved ``views`` key: ``{"plots": [node ids]}``, the plots a design opens with, in order."""
+    if views is None:
+        return []
+    fix = 'views is {"plots": ["<monitor or readout node id>", ...]}: the plots the studio opens with, in order'
+    if not isinstance(views, dict):
+        return [_P("views.bad", f"'views' must be an object, not {type(views).__name__}", fix)]
+    probs = [_P("views.unknown_key", f"unknown key '{k}' in views", fix) for k in views if k != "plots"]
+    plots = views.get("plots", [])
+    if not isinstance(plots, list) or not all(isinstance(x, str) for x in plots):
+        return probs + [_P("views.plots", "views.plots must be a list of node ids", fix)]
+    for nid in plots:
+        n = gnodes.get(nid)
+        if n is None:
+            probs.append(_P("views.unknown_node", f"views.plots names '{nid}', which is not a node of this design",
+                            "remove it from views.plots or add that node"))
+        elif n.type.family() not in ("monitor", "readout"):
+            probs.append(_P("views.not_plotted", f"views.plots names '{nid}' ({n.type.type_key}), which has no plots",
+                            "list monitor and readout nodes only", node=nid))
+    return probs
+
+
 def _collect(design: Design) -> tuple[list[Problem], Graph | None]:
     doc = design.doc
     probs: list[Problem] = []
@@ -277,6 +299,7 @@ def _collect(design: Design) -> tuple[list[Problem], Graph | None]:
         return probs, None
     probs += _loops(graph)
     probs += _memory(graph)
+    probs += _check_views(doc.get("views"), gnodes)
     for n in gnodes.values():
         if n.type.family() == "neuron" and not n.type.has_input(n, graph):
             probs.append(_P("population.no_input",

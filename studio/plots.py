@@ -456,6 +456,14 @@ class GenericCard(Card):
                     obj.data = {"image": [z], "x": [0], "y": [0], "dw": [z.shape[1]], "dh": [z.shape[0]]}
 
 
+def arrange(cards: list[Card], plots: list[str]) -> list[Card]:
+    """The design's ``views.plots`` first, in its order, then every other card as built."""
+    first: list[Card] = []
+    for nid in plots:
+        first += [c for c in cards if nid in c.nodes and c not in first]
+    return first + [c for c in cards if c not in first]
+
+
 class LivePlots(pn.viewable.Viewer):
     """All plots of one simulation; rebuilt when a new simulation is attached."""
 
@@ -520,6 +528,7 @@ class LivePlots(pn.viewable.Viewer):
             views = list(getattr(node.type, "views", ()) or ())
             if views and hasattr(node.type, "stream"):
                 self.cards.append(GenericCard(f"g-{node.id}", node.id, views, self.x_range))
+        self.cards = arrange(self.cards, (getattr(sim.design, "doc", {}).get("views") or {}).get("plots") or [])
         self._by_key = {c.key: c for c in self.cards}
         _FIG_HOOKS[:] = []
         self.col.objects = ([self.follow] + [c.view for c in self.cards]) if self.cards else [pn.pane.Markdown(

@@ -201,3 +201,16 @@ def test_cli_run_on_bad_file_exits_2_without_traceback(tmp_path, content):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and r.stderr.startswith("gliaflow: ")
     assert len(r.stderr.strip().splitlines()) == 1  # one paragraph
+
+
+def test_views_name_plotted_nodes_of_the_design():
+    d = good()
+    d["nodes"].append(node("mon", "monitor.spikes"))
+    d["edges"].append({"id": "m", "source": "pop", "sourceHandle": "spikes", "target": "mon", "targetHandle": "spikes"})
+    d["views"] = {"plots": ["mon"]}
+    assert codes(d) == []
+    d["views"] = {"plots": ["mon", "nope", "pop"], "layout": 2}
+    assert sorted(codes(d)) == [("views.not_plotted", "pop", None, None), ("views.unknown_key", None, None, None),
+                                ("views.unknown_node", None, None, None)]
+    d["views"] = ["mon"]
+    assert codes(d) == [("views.bad", None, None, None)]

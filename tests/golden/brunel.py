@@ -13,7 +13,8 @@ net = Network("brunel",
                            "nu_ext/nu_thr = 2.0. g = 5, eta = 2 gives the asynchronous irregular "
                            "(AI) state; g = 3 gives synchronous regular firing (SR)."),
               reference="Brunel 2000, J Comput Neurosci 8:183, Fig. 8", dt_ms=0.1,
-              duration_ms=1000.0, seed=1, backend="numba")
+              duration_ms=1000.0, seed=1, backend="numba",
+              views={"plots": ["exc_spikes", "inh_spikes"]})
 
 exc = net.add("neuron.lif", "exc", label="E (10000)", n=10000, e_leak_mv=0.0, v_threshold_mv=20.0,
               v_reset_mv=10.0, v_init_mv={"dist": "uniform", "low": 0.0, "high": 20.0})

@@ -14,7 +14,8 @@ net = Network("coba_measures",
                            "geometry."),
               reference=("Vogels & Abbott 2005 J Neurosci 25:10786; Brette et al. 2007 J Comput "
                          "Neurosci 23:349 (benchmark 1)"),
-              dt_ms=0.1, duration_ms=3000, seed=1, backend="numba")
+              dt_ms=0.1, duration_ms=3000, seed=1, backend="numba",
+              views={"plots": ["exc_spikes", "ent", "lz", "br", "dse", "geo", "act"]})
 
 exc = net.add("neuron.lif_cond", "exc", label="E (3200)", n=3200, i_bias_mv=20.0,
               v_init_mv={"dist": "normal", "mean": -55.0, "std": 5.0})
