@@ -30,6 +30,20 @@ def _scatter_add(counts, rows, cols):  # pragma: no cover - compiled
         counts[rows[k], cols[k]] += 1
 
 
+_CONTROLLER = None
+
+
+def one_blas_thread():
+    """BLAS/LAPACK on one thread while analysis runs beside the kernel: the simulation has
+    the other core, and a second BLAS thread would only fight the kernel for it (on 2 cores
+    an eigendecomposition with 2 BLAS threads beside a running kernel was 5-10x slower)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1)
+
+
 class Traces:
     """Named traces of (t_ms, value) with at most ``max_points`` points each (newest kept)."""
 
@@ -73,17 +87,27 @@ class Traces:
 class SpikeWindows:
     """Bins the spikes of one source into windows; calls ``on_window(counts, events, t_end_ms)``.
 
-    ``counts`` is (bins per window, neurons kept) int32; ``events`` the window's raw
-    ``(t_ms, column)`` spikes of the kept neurons. Neurons beyond ``max_neurons`` are
-    left out by a fixed random subset (seeded by the node), said in ``kept``.
+    A window of ``window_ms`` closes every ``stride_ms`` (default: the window itself, so
+    windows tile the run); with a shorter stride the windows slide, and the first ones grow
+    from one stride to the full window (so values come from the first stride on; the measure
+    sees how many bins it got). ``counts`` is (bins in this window, neurons kept) int32, rows
+    in time order, valid only during the call; ``events`` the window's raw ``(t_ms, column)``
+    spikes of the kept neurons. Neurons beyond ``max_neurons`` are left out by a fixed random
+    subset (seeded by the node), said in ``kept``. Memory: one window of counts and events.
     """
 
     def __init__(self, n_src: int, dt: float, bin_ms: float, window_ms: float, max_neurons: int, key: int,
-                 on_window: Callable[[np.ndarray, tuple, float], None]):
+                 on_window: Callable[[np.ndarray, tuple, float], None], stride_ms: float | None = None):
         self.dt = dt
         self.bin_steps = max(1, int(round(bin_ms / dt)))
         self.bins = max(1, int(round(window_ms / (self.bin_steps * dt))))
         self.win_steps = self.bins * self.bin_steps
+        stride_bins = self.bins if not stride_ms else max(1, int(round(stride_ms / (self.bin_steps * dt))))
+        if stride_bins > self.bins or self.bins % stride_bins:
+            raise ValueError(f"the window ({self.bins} bins) is not a whole number of strides ({stride_bins} bins)")
+        self.stride_bins = stride_bins
+        self.stride_steps = stride_bins * self.bin_steps
+        self.per_window = self.bins // stride_bins  # strides per window
         if n_src > max_neurons:
             order = np.argsort(rng.uniform_np(key, 0, np.arange(n_src)), kind="stable")
             kept = np.sort(order[:max_neurons])
@@ -92,18 +116,32 @@ class SpikeWindows:
         self.kept = kept
         self.col = np.full(max(n_src, 1), -1, np.int64)
         self.col[kept] = np.arange(len(kept))
-        self.counts = np.zeros((self.bins, len(kept)), np.int32)
+        self.ring = np.zeros((self.bins, len(kept)), np.int32)  # row = absolute bin % bins
+        self.ev: deque = deque(maxlen=self.per_window)  # (t_ms, cols) of the strides in the window
         self.ev_t: list[np.ndarray] = []
         self.ev_i: list[np.ndarray] = []
-        self.w = 0  # index of the current window
+        self.w = 0  # index of the current stride
         self.on_window = on_window
 
     def _close(self) -> None:
-        t_end_ms = (self.w + 1) * self.win_steps * self.dt
-        ev = (np.concatenate(self.ev_t) if self.ev_t else np.zeros(0),
-              np.concatenate(self.ev_i) if self.ev_i else np.zeros(0, np.int64))
-        self.on_window(self.counts, ev, t_end_ms)  # measures use counts at once or copy them
-        self.counts.fill(0)  # reused: a fresh multi-MB array per window costs page faults
+        s = self.w
+        t_end_ms = (s + 1) * self.stride_steps * self.dt
+        self.ev.append((np.concatenate(self.ev_t) if self.ev_t else np.zeros(0),
+                        np.concatenate(self.ev_i) if self.ev_i else np.zeros(0, np.int64)))
+        nb = min(s + 1, self.per_window) * self.stride_bins
+        b1 = (s + 1) * self.stride_bins  # absolute bins [b1 - nb, b1) are in this window
+        if self.per_window == 1:
+            counts = self.ring
+        else:
+            counts = self.ring[np.arange(b1 - nb, b1) % self.bins]
+        ev = (np.concatenate([e[0] for e in self.ev]), np.concatenate([e[1] for e in self.ev])) \
+            if len(self.ev) > 1 else self.ev[0]
+        self.on_window(counts, ev, t_end_ms)  # measures use counts at once or copy them
+        nxt = np.arange(b1, b1 + self.stride_bins) % self.bins  # the next stride's rows start empty
+        if self.per_window == 1:
+            self.ring.fill(0)
+        else:
+            self.ring[nxt] = 0
         self.ev_t, self.ev_i = [], []
         self.w += 1
 
@@ -112,7 +150,7 @@ class SpikeWindows:
         cols = self.col[np.asarray(i, np.int64)] if len(i) else np.zeros(0, np.int64)
         keep = cols >= 0
         steps, cols = steps[keep], cols[keep]
-        win = steps // self.win_steps
+        win = steps // self.stride_steps
         pos = 0
         while pos < len(steps):
             w = win[pos]
@@ -120,12 +158,12 @@ class SpikeWindows:
                 self._close()
             end = int(np.searchsorted(win, w, side="right"))
             s, c = steps[pos:end], cols[pos:end]
-            _scatter_add(self.counts, (s - w * self.win_steps) // self.bin_steps, c)
+            _scatter_add(self.ring, (s // self.bin_steps) % self.bins, c)
             self.ev_t.append(s * self.dt)
             self.ev_i.append(c)
             pos = end
         end_step = int(round(t_end_ms / self.dt))
-        while (self.w + 1) * self.win_steps <= end_step:
+        while (self.w + 1) * self.stride_steps <= end_step:
             self._close()
 
 
@@ -145,7 +183,8 @@ class Worker:
 
         def work():
             try:
-                box["value"] = fn(*args)
+                with one_blas_thread():
+                    box["value"] = fn(*args)
             except Exception as e:  # noqa: BLE001 - reported as NaN with the reason kept
                 box["value"], box["error"] = float("nan"), f"{type(e).__name__}: {e}"
 
@@ -197,7 +236,8 @@ class AnalysisQueue:
                     return
                 fn, args = item
                 if self.error is None:
-                    fn(*args)
+                    with one_blas_thread():
+                        fn(*args)
             except BaseException as e:  # noqa: BLE001 - re-raised by wait()
                 self.error = e
             finally:
@@ -240,6 +280,16 @@ class SpikeAnalysisMonitor(NodeType):
         if float(node.values["window_ms"]) < float(node.values["bin_ms"]):
             raise DesignError(Problem("error", "param.window", "window_ms is shorter than bin_ms",
                                       "make window_ms a multiple of bin_ms", node=nid, param="window_ms"))
+        stride = float(node.values.get("stride_ms", 0.0))
+        if stride:
+            bin_ms, win_ms = float(node.values["bin_ms"]), float(node.values["window_ms"])
+            k, r = divmod(win_ms, stride)
+            q, r2 = divmod(stride, bin_ms)
+            if stride > win_ms or min(r, stride - r) > 1e-9 * win_ms or min(r2, bin_ms - r2) > 1e-9 * stride:
+                raise DesignError(Problem("error", "param.stride", f"stride_ms {stride:g} must be a whole number of "
+                                          f"bins ({bin_ms:g} ms) and divide window_ms {win_ms:g}",
+                                          "set stride_ms to a divisor of window_ms that is a multiple of bin_ms "
+                                          "(or 0 for tiling windows)", node=nid, param="stride_ms"))
         b.node_info[nid].update(source=src.id, n_src=n_src)
         cls.build_extra(node, b)
 
@@ -257,16 +307,14 @@ class SpikeAnalysisMonitor(NodeType):
 
         aq = AnalysisQueue.of(sim)
 
-        def measure(counts, events, t_end_ms):
+        def on_window(counts, events, t_end_ms):  # on the analysis thread, before the buffer is reused
             vals = cls.measure(node, sim, state, counts, events, t_end_ms)
             if vals is not None:
                 state.traces.add(t_end_ms, vals)
 
-        def on_window(counts, events, t_end_ms):  # the counts buffer is reused: hand over a copy
-            aq.submit(measure, counts.copy(), events, t_end_ms)
-
         state.windows = SpikeWindows(info["n_src"], sim.dt, float(v["bin_ms"]), float(v["window_ms"]),
-                                     int(v["max_neurons"]), key, on_window)
+                                     int(v["max_neurons"]), key, on_window, float(v.get("stride_ms", 0.0)) or None)
+        state.queue = aq
         return state
 
     @classmethod
@@ -280,16 +328,24 @@ class SpikeAnalysisMonitor(NodeType):
 
     @classmethod
     def stream(cls, node, sim, chunk) -> dict:
+        """Hands the chunk's spikes (fresh arrays, never reused) to the analysis thread,
+        which bins them and measures every window they complete; the simulation thread only
+        takes the points finished so far."""
         st = cls.state(node, sim)
         d = chunk.spikes.get(node.id)
-        if d is not None:
-            st.windows.add(d["t_ms"], d["i"], chunk.t_end_ms)
-        cls.after_chunk(node, sim, st, chunk)
+        t_ms, i = (d["t_ms"], d["i"]) if d is not None else (np.zeros(0), np.zeros(0, np.int64))
+        st.queue.submit(cls.fold, node, sim, st, t_ms, i, chunk.t_end_ms)
         return st.traces.take_new()
 
     @classmethod
-    def after_chunk(cls, node, sim, state, chunk) -> None:
-        """Hook for monitors with work off the simulation thread."""
+    def fold(cls, node, sim, state, t_ms, i, t_end_ms) -> None:
+        """On the analysis thread: bin one chunk's spikes (measuring completed windows)."""
+        state.windows.add(t_ms, i, t_end_ms)
+        cls.after_chunk(node, sim, state, t_end_ms)
+
+    @classmethod
+    def after_chunk(cls, node, sim, state, t_end_ms) -> None:
+        """Hook (on the analysis thread) after a chunk's spikes are folded in."""
 
     @classmethod
     def final(cls, node, sim) -> dict:
@@ -319,10 +375,19 @@ class SpikeAnalysisMonitor(NodeType):
         return cls.settled(node, sim).traces.arrays()
 
 
+class SlidingAnalysisMonitor(SpikeAnalysisMonitor):
+    """A window monitor that can also slide its window (not registered)."""
+
+    stride_ms = Num(0.0, bounds=(0, None), live=False,
+                    doc="one value per trace every stride_ms over the last window_ms (sliding windows; the first "
+                        "ones grow to the full window); 0: one value per window, windows tiling the run")
+
+
 class _State:
     def __init__(self, traces: Traces):
         self.traces = traces
         self.windows: SpikeWindows | None = None
+        self.queue: AnalysisQueue | None = None
         self.extra: dict[str, Any] = {}
         self.worker: Worker | None = None
 

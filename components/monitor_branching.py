@@ -7,11 +7,11 @@ from engine.errors import DesignError, Problem
 from engine.params import Int, Num
 from engine.registry import Port, register
 
-from .analysis_base import SpikeAnalysisMonitor, trace_views
+from .analysis_base import SlidingAnalysisMonitor, trace_views
 
 
 @register
-class BranchingMonitor(SpikeAnalysisMonitor):
+class BranchingMonitor(SlidingAnalysisMonitor):
     """Branching ratio of the population activity, and NALSM's branching factor when the
     recurrent projection is wired in.
 
@@ -25,13 +25,15 @@ class BranchingMonitor(SpikeAnalysisMonitor):
     """
 
     type_key = "monitor.branching"
-    ports = SpikeAnalysisMonitor.ports + (
+    ports = SlidingAnalysisMonitor.ports + (
         Port("weights", "in", "weights", doc="the recurrent projection, for NALSM's branching factor"),)
     traces = ("ratio", "nalsm")
     views = trace_views([("ratio", "branching ratio (activity regression)", "m"),
                          ("nalsm", "branching factor (NALSM)", "BF")])
     bin_ms = Num(4.0, bounds=(0, None), inclusive=(False, True), live=False, doc="bin width of the activity A(t)")
     window_ms = Num(1000.0, bounds=(0, None), inclusive=(False, True), live=False, doc="bins per estimate: window / bin")
+    stride_ms = Num(100.0, bounds=(0, None), live=False,
+                    doc="a value every stride_ms over the last window_ms (the first windows grow to it); 0: tiling windows")
     max_neurons = Int(1_000_000, bounds=(1, None), live=False,
                       doc="analyse at most this many neurons (NALSM's factor needs them all)")
 

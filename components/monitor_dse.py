@@ -49,29 +49,30 @@ class DSEMonitor(SpikeAnalysisMonitor):
         return st
 
     @classmethod
-    def stream(cls, node, sim, chunk) -> dict:
-        """Samples are binned in bulk per chunk (hundreds per simulated second), not one
-        window at a time; the windows are the same as the base class's."""
-        st = cls.state(node, sim)
+    def fold(cls, node, sim, st, t_ms, i, t_end_ms) -> None:
+        """On the analysis thread: samples are binned in bulk per chunk (hundreds per simulated
+        second), not one window at a time; the windows are the same as the base class's."""
         e, win = st.extra, st.windows
-        d = chunk.spikes.get(node.id)
-        end_step = int(round(chunk.t_end_ms / sim.dt))
+        end_step = int(round(t_end_ms / sim.dt))
         n_done = end_step // win.win_steps  # windows complete at the end of this chunk
         if "acc" not in e:
             e.update(acc={}, w0=0)
-        if d is not None and len(d["i"]):
-            steps = np.rint(np.asarray(d["t_ms"]) / sim.dt).astype(np.int64)
-            cols = win.col[np.asarray(d["i"], np.int64)]
+        if len(i):
+            steps = np.rint(np.asarray(t_ms) / sim.dt).astype(np.int64)
+            cols = win.col[np.asarray(i, np.int64)]
             ok = cols >= 0
             wins, cols = steps[ok] // win.win_steps, cols[ok]
-            for w in np.unique(wins):
-                row = e["acc"].setdefault(int(w), np.zeros(len(win.kept), np.float32))
-                row += np.bincount(cols[wins == w], minlength=len(win.kept)).astype(np.float32)
+            order = np.argsort(wins, kind="stable")
+            wins, cols = wins[order], cols[order]
+            bounds = np.flatnonzero(np.diff(wins)) + 1
+            for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(wins)]):
+                if hi > lo:
+                    row = e["acc"].setdefault(int(wins[lo]), np.zeros(len(win.kept), np.float32))
+                    row += np.bincount(cols[lo:hi], minlength=len(win.kept)).astype(np.float32)
         for w in range(e["w0"], n_done):
             cls._sample(node, sim, st, e["acc"].pop(w, None), (w + 1) * win.win_steps * sim.dt)
         e["w0"] = max(e["w0"], n_done)
-        cls.after_chunk(node, sim, st, chunk)
-        return st.traces.take_new()
+        cls._collect(st, wait=False)
 
     @classmethod
     def _sample(cls, node, sim, state, row, t_end_ms) -> None:
@@ -90,10 +91,6 @@ class DSEMonitor(SpikeAnalysisMonitor):
             elif e["filled"] >= 2:
                 X = np.array(ring[:e["filled"]], np.float64)
                 state.worker.submit((t_end_ms, e["filled"]), _dse, X, float(node.values["sigma"]), int(node.values["t"]))
-
-    @classmethod
-    def after_chunk(cls, node, sim, state, chunk) -> None:
-        cls._collect(state, wait=False)
 
     @classmethod
     def finish(cls, node, sim, state) -> None:

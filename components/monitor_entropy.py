@@ -6,11 +6,11 @@ import numpy as np
 from engine.params import Choice, Int, Num
 from engine.registry import register
 
-from .analysis_base import SpikeAnalysisMonitor, trace_views
+from .analysis_base import SlidingAnalysisMonitor, trace_views
 
 
 @register
-class EntropyMonitor(SpikeAnalysisMonitor):
+class EntropyMonitor(SlidingAnalysisMonitor):
     """Spike-pattern entropy: the entropy (bits) of the binary population words in each window.
 
     A word is which of the analysed neurons fired in one bin. The plug-in estimate is
@@ -28,6 +28,8 @@ class EntropyMonitor(SpikeAnalysisMonitor):
                          ("samples_per_word", "samples per observed word (reliability)", "N / m")])
     bin_ms = Num(2.0, bounds=(0, None), inclusive=(False, True), live=False, doc="bin width (one word per bin)")
     window_ms = Num(1000.0, bounds=(0, None), inclusive=(False, True), live=False, doc="words per estimate: window / bin")
+    stride_ms = Num(100.0, bounds=(0, None), live=False,
+                    doc="a value every stride_ms over the last window_ms (the first windows grow to it); 0: tiling windows")
     max_neurons = Int(10, bounds=(1, 64), live=False, doc="neurons in a word (a fixed random subset of the source)")
     correction = Choice("miller_madow", objects=["miller_madow", "none"], live=False, doc="bias correction")
 

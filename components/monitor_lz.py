@@ -6,11 +6,11 @@ import numpy as np
 from engine.params import Int, Num
 from engine.registry import register
 
-from .analysis_base import SpikeAnalysisMonitor, trace_views
+from .analysis_base import SlidingAnalysisMonitor, trace_views
 
 
 @register
-class LempelZivMonitor(SpikeAnalysisMonitor):
+class LempelZivMonitor(SlidingAnalysisMonitor):
     """Normalised LZ76 complexity (Kaspar–Schuster) of the binarised trains in each window.
 
     "population": the window's (bins × neurons) binary matrix flattened neuron by neuron;
@@ -25,6 +25,8 @@ class LempelZivMonitor(SpikeAnalysisMonitor):
                          ("neuron_mean", "LZ complexity (mean over neurons)", "LZc")])
     bin_ms = Num(1.0, bounds=(0, None), inclusive=(False, True), live=False, doc="bin width (one symbol per bin)")
     window_ms = Num(200.0, bounds=(0, None), inclusive=(False, True), live=False, doc="symbols per train: window / bin")
+    stride_ms = Num(100.0, bounds=(0, None), live=False,
+                    doc="a value every stride_ms over the last window_ms (the first windows grow to it); 0: tiling windows")
     max_neurons = Int(500, bounds=(1, None), live=False, doc="analyse at most this many neurons (fixed random subset)")
 
     @classmethod

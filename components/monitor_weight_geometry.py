@@ -32,7 +32,8 @@ class WeightGeometryMonitor(NodeType):
 
     type_key = "monitor.weight_geometry"
     ports = (Port("weights", "in", "weights", required=True, doc="projection whose weights are analysed"),)
-    every_ms = Num(1000.0, bounds=(0, None), inclusive=(False, True), live=False, doc="snapshot interval")
+    every_ms = Num(100.0, bounds=(0, None), inclusive=(False, True), live=False,
+                   doc="snapshot interval (the default, 100 ms, is one value per headless chunk)")
     max_rows = Int(128, bounds=(2, None), live=False, doc="postsynaptic neurons in the matrix (fixed random subset)")
     ref_rank = Int(4, bounds=(1, None), live=False, doc="dimension of the reference subspace")
     spectrum_size = Int(32, bounds=(1, None), live=False, doc="singular values shown")
@@ -78,6 +79,7 @@ class WeightGeometryMonitor(NodeType):
     def final(cls, node, sim) -> dict:
         st = cls.state(node, sim)
         AnalysisQueue.of(sim).wait()
+        st.setup()
         return {"source": st.proj, "rows": int(len(st.rows)), **st.traces.final()}
 
     @classmethod
@@ -94,6 +96,19 @@ class _GeomState:
     def __init__(self, node, sim, names):
         v = node.values
         self.proj = sim.plan.node_info[node.id]["source"]
+        self.traces = Traces(names, int(v["max_points"]))
+        self.last_s = None
+        self.views: dict = {}  # the newest spectrum / histogram / PC image, until streamed
+        self.lock = threading.Lock()
+        self._setup_args = (node, sim)
+        self.rows = None
+
+    def setup(self) -> None:
+        """The sampled rows (reading the connectivity): on the analysis thread, at the first snapshot."""
+        if self.rows is not None:
+            return
+        node, sim = self._setup_args
+        v = node.values
         info = sim.plan.node_info[self.proj]
         pre, post, _ = sim.connectivity(self.proj)
         n_post, self.n_pre = info["n_post"], info["n_pre"]
@@ -110,14 +125,12 @@ class _GeomState:
         self.sel = np.nonzero(r >= 0)[0]
         self.r, self.c = r[self.sel], pre[self.sel]
         self.flat = self.r * self.n_pre + self.c
-        self.traces = Traces(names, int(v["max_points"]))
         self.ref_rank = int(v["ref_rank"])
         self.spectrum_size = int(v["spectrum_size"])
-        self.W0 = self.Wprev = self.basis = self.edges = self.last_s = None
-        self.views: dict = {}  # the newest spectrum / histogram / PC image, until streamed
-        self.lock = threading.Lock()
+        self.W0 = self.Wprev = self.basis = self.edges = None
 
     def analyse(self, t_ms, w) -> None:
+        self.setup()
         views = self.snapshot(t_ms, w)
         with self.lock:
             self.views.update(views)

@@ -31,11 +31,26 @@ def _subsample(n_rows: int, max_n: int, seed) -> np.ndarray | None:
     return np.array(random.Random(seed).sample(range(n_rows), k=max_n))
 
 
+def _gram(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gram matrix and squared row norms for the squared distances ``sq_i + sq_j - 2 G_ij``.
+
+    Sparse whole-number data (spike counts) take a sparse product, which is exact in float64
+    (every partial sum is an integer below 2^53); other data are centred first (distances
+    are translation invariant; centring limits the cancellation in the sum).
+    """
+    if X.size and X.shape[1] > 0 and np.count_nonzero(X) < 0.1 * X.size and np.all(X == np.rint(X)) \
+            and float(np.abs(X).max()) ** 2 * X.shape[1] < 2.0 ** 52:
+        import scipy.sparse
+        S = scipy.sparse.csr_matrix(X)
+        G = (S @ S.T).toarray()
+        return G, np.diag(G).copy()
+    X = X - X.mean(axis=0)
+    return X @ X.T, np.einsum("ij,ij->i", X, X)
+
+
 def _dse_core(X: np.ndarray, sigma: float, t: float) -> float:
     """DSE of all rows of a float64 matrix (no checks, no subsampling)."""
-    X = X - X.mean(axis=0)  # distances are translation invariant; centring limits cancellation below
-    sq = np.einsum("ij,ij->i", X, X)
-    K = X @ X.T
+    K, sq = _gram(X)
     K *= -2.0
     K += sq[:, None]
     K += sq[None, :]

@@ -32,6 +32,15 @@ def test_dse_equals_package(dse_dsmi, sigma, t):
 
 
 @pytest.mark.peer
+@pytest.mark.parametrize("sigma", [2.0, 4.0])
+def test_dse_of_sparse_spike_counts_equals_package(dse_dsmi, sigma):
+    # spike-count samples take the exact sparse Gram product (no centring): same tolerance as above
+    X = np.random.default_rng(3).poisson(0.04, size=(400, 300)).astype(float)
+    ref = dse_dsmi.diffusion_spectral_entropy(X, gaussian_kernel_sigma=sigma, t=1)
+    assert diffusion_spectral_entropy(X, sigma=sigma, t=1) == pytest.approx(ref, rel=1e-8)
+
+
+@pytest.mark.peer
 def test_dse_subsampling_draws_the_package_rows(dse_dsmi):
     X, _ = blobs(1, n=400)
     ref = dse_dsmi.diffusion_spectral_entropy(X, gaussian_kernel_sigma=5.0, max_N=150, random_seed=3)

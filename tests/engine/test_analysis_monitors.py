@@ -59,8 +59,10 @@ def test_every_monitor_streams_values_every_window(ran):
     sim, streamed = ran
     a = _arrays(sim)
     assert len(a["act"]["t_ms"]) == 10 and np.allclose(a["act"]["t_ms"], np.arange(100, 1001, 100))
-    assert len(a["ent"]["t_ms"]) == 1 and len(a["lz"]["t_ms"]) == 5 and len(a["br"]["t_ms"]) == 1
-    assert len(a["geo"]["t_ms"]) == 2  # t = 0 and 1000 ms (every_ms 1000 by default)
+    # entropy, LZ and branching slide their windows by 100 ms (one value per headless chunk)
+    for mid in ("ent", "lz", "br"):
+        np.testing.assert_allclose(a[mid]["t_ms"], np.arange(100, 1001, 100), err_msg=mid)
+    np.testing.assert_allclose(a["geo"]["t_ms"], np.arange(0, 1001, 100))  # every_ms 100 by default, from t = 0
     # DSE: at its default cadence, once per simulated second on 500 samples of 2 ms
     s = sim.summary()["monitors"]
     assert s["dse"]["computed"] >= 1 and s["dse"]["samples"] >= 500 and np.isfinite(a["dse"]["dse_bits"]).all()
@@ -84,13 +86,13 @@ def test_values_are_plausible_and_rates_agree_with_the_population(ran):
     assert a["act"]["cv_isi"][-1] == pytest.approx(np.nanmean(isi_cv(t, i, 320)), rel=1e-9)
     assert 0.5 < a["act"]["cv_isi"][-1] < 1.5  # COBA's asynchronous irregular state
     assert 0 <= np.nanmean(a["act"]["synchrony"]) < 0.5
-    assert 0 < a["ent"]["entropy_bits"][0] <= 10.0 + 1e-9
+    assert 0 < a["ent"]["entropy_bits"][-1] <= 10.0 + 1e-9
     # normalised LZ76 of Bernoulli(p) symbols tends to their entropy h(p) from below (slowly:
     # ~0.7 h(p) at 64 000 symbols); COBA's irregular trains behave alike
     p = pop * 1e-3  # spike probability per 1-ms bin
     h = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     assert 0.4 * h < a["lz"]["population"].mean() < 1.2 * h
-    assert 0.3 < a["br"]["ratio"][0] < 1.2
+    assert 0.3 < a["br"]["ratio"][-1] < 1.2
     geo = a["geo"]
     assert np.all(geo["drift"] == 0) and np.isnan(geo["subspace_cosine"]).all()  # static weights
     assert 1 < geo["effective_rank"][0] <= 128
@@ -106,6 +108,45 @@ def test_results_do_not_depend_on_chunk_size(ran):
     for mid in MONITORS:
         for k, v in ref[mid].items():
             np.testing.assert_array_equal(got[mid][k], v, err_msg=f"{mid}.{k}")
+
+
+def test_sliding_windows_measure_the_last_window(ran):
+    """A value at t is the measure of the spikes in [max(0, t - window), t) (windows grow to
+    the full length first), computed by the same function on the recorded spikes."""
+    from engine.analysis import branching_ratio, lz76_population, word_entropy
+
+    sim, _ = ran
+    a = _arrays(sim)
+    t, i = sim.spikes("exc")
+    ent_node, lz_node, br_node = (sim.graph.nodes[k] for k in ("ent", "lz", "br"))
+    for k, t_end in enumerate(a["ent"]["t_ms"]):
+        cols = ent_node.type.state(ent_node, sim).windows.kept
+        t0 = max(0.0, t_end - 1000.0)
+        keep = (t >= t0) & (t < t_end)
+        idx = np.searchsorted(cols, i[keep])
+        ok = (idx < len(cols)) & (cols[np.minimum(idx, len(cols) - 1)] == i[keep])
+        counts = np.zeros((int(round((t_end - t0) / 2.0)), len(cols)), np.int64)
+        np.add.at(counts, (((t[keep][ok] - t0) / 2.0 + 1e-9).astype(int), idx[ok]), 1)
+        assert a["ent"]["entropy_bits"][k] == pytest.approx(word_entropy(counts > 0), rel=1e-12)
+    for k, t_end in enumerate(a["lz"]["t_ms"]):
+        cols = lz_node.type.state(lz_node, sim).windows.kept
+        t0 = max(0.0, t_end - 200.0)
+        keep = (t >= t0) & (t < t_end) & np.isin(i, cols)
+        counts = np.zeros((int(round(t_end - t0)), len(cols)), np.int64)
+        np.add.at(counts, (((t[keep] - t0) + 1e-9).astype(int), np.searchsorted(cols, i[keep])), 1)
+        assert a["lz"]["population"][k] == pytest.approx(lz76_population((counts > 0).astype(np.uint8)), rel=1e-12)
+    for k, t_end in enumerate(a["br"]["t_ms"]):
+        t0 = max(0.0, t_end - 1000.0)
+        keep = (t >= t0) & (t < t_end)
+        act = np.bincount(((t[keep] - t0) / 4.0 + 1e-9).astype(int), minlength=int(round((t_end - t0) / 4.0)))
+        assert a["br"]["ratio"][k] == pytest.approx(branching_ratio(act), rel=1e-9)
+
+
+def test_window_must_be_whole_strides():
+    d = coba_with_monitors(200, lz={"stride_ms": 30.0})
+    with pytest.raises(DesignError) as e:
+        Simulation(d)
+    assert any(p.node == "lz" and p.param == "stride_ms" for p in e.value.problems)
 
 
 def test_memory_is_bounded_by_max_points():
@@ -152,7 +193,7 @@ def test_branching_uses_the_recurrent_projection_and_refuses_another():
     sim = Simulation(d)
     sim.run(1000.0)
     nalsm = _arrays(sim)["br"]["nalsm"]
-    assert len(nalsm) == 1 and np.isfinite(nalsm[0]) and nalsm[0] > 0
+    assert len(nalsm) == 10 and np.isfinite(nalsm).all() and (nalsm > 0).all()
     d["edges"][-1]["source"] = "ei"  # exc -> inh: not recurrent on exc
     with pytest.raises(DesignError) as e:
         Simulation(d)
@@ -167,7 +208,7 @@ def test_cli_json_and_out_include_monitor_values(tmp_path):
                         "--quiet", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout.strip().splitlines()[-1])
-    assert s["monitors"]["lz"]["points"] == 2 and s["monitors"]["act"]["rate_hz"] > 0
+    assert s["monitors"]["lz"]["points"] == 5 and s["monitors"]["act"]["rate_hz"] > 0
     z = np.load(out, allow_pickle=False)
     assert len(z["monitors/act/t_ms"]) == 5
 
