@@ -35,6 +35,7 @@ from .canvas import CANVAS_CSS, NodeViews, edge_kind, flow_edge, flow_node, flow
 from .files import MAX_UPLOAD_BYTES, Recovery, gallery, parse_upload
 from .history import History
 from .inspector import Inspector
+from .panels import TrainPanel
 from .plots import LivePlots
 
 # plots and the status line refresh this often (ms): 5 updates/s by default
@@ -244,6 +245,7 @@ class Studio(pn.viewable.Viewer):
         self.help_button.on_click(lambda e: self.toggle_help())
         self.plots = LivePlots()
         self.title = pn.pane.HTML("", styles={"font-size": "15px", "font-weight": "600"}, margin=(10, 8))
+        self.train_panel = TrainPanel(self)
 
     def _backends(self) -> list[str]:
         """numba, and torch where it is installed (the meta neuron's surrogate training and
@@ -267,7 +269,7 @@ class Studio(pn.viewable.Viewer):
         middle = pn.Row(left, pn.Column(self.flow, sizing_mode="stretch_width", height=560), right,
                         sizing_mode="stretch_width", height=570)
         return pn.Column(filebar, self.recovery_box, self.help_pane, runbar, self.status, self.message, middle,
-                         self.code_card, pn.pane.Markdown("**Live plots**", margin=(4, 8)), self.plots,
+                         self.code_card, self.train_panel, pn.pane.Markdown("**Live plots**", margin=(4, 8)), self.plots,
                          sizing_mode="stretch_width", css_classes=["gf-studio"])
 
     def canvas_view(self):
@@ -1060,6 +1062,7 @@ class Studio(pn.viewable.Viewer):
         from panel.io import hold
         with hold():  # one websocket message per refresh: images, ranges and status stay in step
             self.plots.refresh()
+            self.train_panel.refresh()
             self._update_status()
 
     def _update_status(self) -> None:

@@ -278,3 +278,34 @@ def test_backend_selector_offers_torch_and_runs_it():
         runs[backend] = st.sim.spikes(st.design.nodes[-1]["id"])
     assert len(runs["numba"][0]) > 0
     assert np.array_equal(runs["numba"][0], runs["torch"][0]) and np.array_equal(runs["numba"][1], runs["torch"][1])
+
+
+def test_train_panel_streams_epochs_and_applies_the_learned_design():
+    pytest.importorskip("torch")
+    from tests.engine.test_training import small_design
+
+    st = Studio(small_design("lif"), recovery=False)
+    tp = st.train_panel
+    tp.epochs.value = 3
+    tp.learn.value = ["readout", "intrinsics"]
+    tp.start(block=True)
+    assert tp.error is None, tp.error
+    assert list(tp.src.data["epoch"]) == [0, 1, 2, 3]  # epoch 0 is before training
+    assert all(0.0 <= a <= 1.0 for a in tp.src.data["test_acc"])
+    assert "done" in tp.status.object and not tp.apply_button.disabled
+    before = json.dumps(st.design.doc, sort_keys=True)
+    assert tp.apply()
+    learned = st.design.node("hid")["data"]
+    assert {"tau_m_ms", "v_threshold_mv", "v_reset_mv"} <= set(learned)
+    assert {"hid.learned_tau_m_ms"} <= set(st.design.arrays)
+    st.undo()
+    assert json.dumps(st.design.doc, sort_keys=True) == before
+
+
+def test_train_panel_reports_an_untrainable_design_without_a_traceback():
+    pytest.importorskip("torch")
+    st = Studio("gallery/coba.json", recovery=False)
+    st.train_panel.epochs.value = 1
+    st.train_panel.start(block=True)
+    assert st.train_panel.result is None and st.train_panel.error
+    assert "Traceback" not in st.train_panel.status.object and "training failed" in st.train_panel.status.object
