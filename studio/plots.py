@@ -407,6 +407,7 @@ class GenericCard(Card):
                 f = _fig(title, x_range, height=150, y_label=v.get("y_label", name))
                 src = ColumnDataSource({"t": [], "y": []}, name=f"gf-trace-{monitor}-{name}")
                 f.line("t", "y", source=src, line_width=1.5, color="#1565c0")
+                f.scatter("t", "y", source=src, size=4, color="#1565c0")  # sparse traces show from the first point
                 self.items[name] = ("trace", src, None)
                 objs.append(pn.pane.Bokeh(f, sizing_mode="stretch_width"))
             elif kind == "scalar":
