@@ -159,10 +159,19 @@ def astro_step(S, xa, ga, above, acc, inv_nin, H, nsub, p, nb_ptr, nb_idx, W, c_
 
 
 def neighbours(mode: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gap-junction partners as CSR (indptr, indices): none, chain (i +- 1), ring, all."""
+    """Gap-junction partners as CSR (indptr, indices): none, chain (i +- 1), ring, all, or
+    grid: astrocyte i at row i // w, column i % w of a square lattice of width
+    w = ceil(sqrt(n)) (the last row may be partial), coupled to its up to 4 nearest
+    neighbours, not periodic (Stimberg et al. 2019, example 6: partners closer than 75 um
+    on a 67-um lattice)."""
     lists: list[list[int]] = [[] for _ in range(n)]
+    w = max(1, math.isqrt(n - 1) + 1) if n > 1 else 1
     for i in range(n):
-        if mode in ("chain", "ring"):
+        if mode == "grid":
+            r, c = divmod(i, w)
+            lists[i] = [j for j in ((r - 1) * w + c, i - 1 if c > 0 else -1, i + 1 if c < w - 1 else -1,
+                                    (r + 1) * w + c) if 0 <= j < n]
+        elif mode in ("chain", "ring"):
             for j in (i - 1, i + 1):
                 if mode == "ring":
                     j %= n
@@ -188,7 +197,7 @@ class AstrocyteGChI(NodeType):
     (PLCbeta; PLCdelta adds Ca-dependent IP3, IP3-3K and IP-5P degrade it); IP3 opens ER
     channels (Li-Rinzel CICR) and Ca oscillates; each upward crossing of C_Theta releases
     gliotransmitter G_A (a fraction U_A of the resources x_A). IP3 diffuses through gap
-    junctions (none, chain, ring or all-to-all). RK4 every update_every_ms in substeps.
+    junctions (none, chain, ring, all-to-all or a square grid). RK4 every update_every_ms in substeps.
     """
 
     type_key = "astrocyte.gchi"
@@ -243,7 +252,9 @@ class AstrocyteGChI(NodeType):
     k_3k_um = Num(1.0, bounds=(0, None), inclusive=(False, True), doc="IP3 affinity of IP3-3K (K_3K)")
     o_3k_um_s = Num(4.5, bounds=(0, None), unit="µM/s", doc="maximal IP3 degradation by IP3-3K (O_3K)")
     # gap junctions
-    coupling = Choice("none", ["none", "chain", "ring", "all"], doc="which astrocytes share IP3 through gap junctions")
+    coupling = Choice("none", ["none", "chain", "ring", "all", "grid"],
+                      doc="which astrocytes share IP3 through gap junctions (grid: 4 nearest neighbours on a "
+                          "square lattice of width ceil(sqrt(n)))")
     f_um_s = Num(0.09, bounds=(0, None), unit="µM/s", doc="gap-junction IP3 permeability (F)")
     i_theta_um = Num(0.3, bounds=(0, None), doc="threshold IP3 gradient for diffusion (I_Theta)")
     omega_i_um = Num(0.05, bounds=(0, None), inclusive=(False, True), doc="scaling factor of diffusion (omega_I)")

@@ -113,7 +113,7 @@ class ReadoutBase(NodeType):
             st.add_spikes(np.rint(np.asarray(d["t_ms"]) / sim.dt).astype(np.int64), np.asarray(d["i"], np.int64))
         end_step = int(round(chunk.t_end_ms / sim.dt))
         while st.next < st.n_pres and st.stop[st.next] <= end_step:
-            st.close(st.next)
+            st.close_sample(st.next)
             st.next += 1
         return st.traces.take_new()
 
@@ -243,7 +243,7 @@ class ReadoutState:
         if m.any():
             self.cls.accumulate(self.node, self, p[m], off[m], col[m])
 
-    def close(self, p: int) -> None:
+    def close_sample(self, p: int) -> None:
         cls, node = self.cls, self.node
         cls.sample_done(node, self, p)
         self.bins.pop(p, None)

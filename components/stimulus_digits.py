@@ -20,6 +20,7 @@ N_PIXELS = 64
 #: images per class in the dataset (checked against it in the tests): validation needs no sklearn import
 CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
 CLASSES_PATTERN = r"\s*(all|\d(\s*,\s*\d)*)\s*"
+TASKS_PATTERN = r"\s*(\d(\s*,\s*\d)*(\s*;\s*\d(\s*,\s*\d)*)*)?\s*"
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,6 +44,22 @@ def parse_classes(text: str) -> list[int]:
     return sorted({int(x) for x in re.split(r"\s*,\s*", t)})
 
 
+def parse_tasks(text: str) -> list[list[int]]:
+    """"0,1; 2,3" -> [[0, 1], [2, 3]] (each task's classes sorted, duplicates dropped); "" -> []."""
+    t = text.strip()
+    if not t:
+        return []
+    return [sorted({int(x) for x in re.split(r"\s*,\s*", g.strip())}) for g in t.split(";")]
+
+
+def used_classes(values: dict) -> list[int]:
+    """The digit classes a stimulus shows: those of its tasks when it has tasks, else ``classes``."""
+    tasks = parse_tasks(values.get("tasks", ""))
+    if tasks:
+        return sorted({c for g in tasks for c in g})
+    return parse_classes(values["classes"])
+
+
 def split_counts(values: dict) -> tuple[int, int]:
     """(train samples, test samples) of a digits stimulus with parameter values ``values``."""
     n = int(values["n_samples"])
@@ -60,9 +77,18 @@ def make_schedule(values: dict, seed: int, node_id: str, dt: float) -> dict:
     so the split is stratified (per-class test counts differ by at most one). The
     presentation order is a seeded shuffle of the chosen samples ("interleaved"), or the
     shuffled train samples followed by the shuffled test samples ("train_then_test").
+
+    With ``tasks`` (continual learning), the classes of the tasks are selected the same way;
+    the presentations are, for each task in turn, its train samples (shuffled) and then a test
+    block of every test sample of every task (shuffled anew), so the held-out accuracy of each
+    task can be measured after each task's training. The schedule then also gives each
+    presentation's ``task`` (index of its class's task), ``block`` (index of the task trained
+    just before it: the task of a train sample, the task whose training preceded a test
+    block) and ``digit``; ``n_train``/``n_test`` count presentations.
     """
     images, labels = dataset()
-    classes = parse_classes(values["classes"])
+    tasks = parse_tasks(values.get("tasks", ""))
+    classes = used_classes(values)
     n = int(values["n_samples"])
     n_train, n_test = split_counts(values)
     per_class = []
@@ -77,7 +103,27 @@ def make_schedule(values: dict, seed: int, node_id: str, dt: float) -> dict:
     is_train = np.ones(n, bool)
     is_train[:n_test] = False
     key = rng.node_key(seed, node_id, "order")
-    if values["order"] == "train_then_test":
+    extra: dict = {}
+    if tasks:
+        task_of = {c: m for m, g in enumerate(tasks) for c in g}
+        tsk = np.array([task_of[int(c)] for c in labels[chosen]], np.int64)
+        te = np.flatnonzero(~is_train)
+        parts, blocks = [], []
+        for m in range(len(tasks)):
+            tr = np.flatnonzero(is_train & (tsk == m))
+            parts.append(tr[np.argsort(rng.uniform_np(key, 2 * m, np.arange(len(tr))), kind="stable")])
+            parts.append(te[np.argsort(rng.uniform_np(key, 2 * m + 1, np.arange(len(te))), kind="stable")])
+            blocks.append(np.full(len(tr) + len(te), m, np.int64))
+        order = np.concatenate(parts).astype(np.int64)
+        digit = labels[chosen[order]].copy()
+        extra = {"task": tsk[order], "block": np.concatenate(blocks), "digit": digit, "tasks": tasks,
+                 "n_tasks": len(tasks)}
+        if values.get("task_labels", "class") == "within_task":
+            lab = np.array([tasks[task_of[int(c)]].index(int(c)) for c in digit], np.int64)
+            extra["label"] = lab
+            extra["classes"] = list(range(max(len(g) for g in tasks)))
+        n_train, n_test = int(is_train.sum()), int(len(tasks) * len(te))
+    elif values["order"] == "train_then_test":
         tr, te = np.flatnonzero(is_train), np.flatnonzero(~is_train)
         order = np.concatenate([tr[np.argsort(rng.uniform_np(key, 0, np.arange(len(tr))), kind="stable")],
                                 te[np.argsort(rng.uniform_np(key, 1, np.arange(len(te))), kind="stable")]])
@@ -86,12 +132,15 @@ def make_schedule(values: dict, seed: int, node_id: str, dt: float) -> dict:
     sample_steps = max(1, int(round(float(values["sample_ms"]) / dt)))
     gap_steps = max(0, int(round(float(values["gap_ms"]) / dt)))
     period = sample_steps + gap_steps
-    start = np.arange(n, dtype=np.int64) * period
+    n_pres = len(order)
+    start = np.arange(n_pres, dtype=np.int64) * period
     index = chosen[order]
-    return {"start_step": start, "stop_step": start + sample_steps, "label": labels[index].copy(),
-            "train": is_train[order].copy(), "index": index, "classes": classes,
-            "sample_steps": sample_steps, "gap_steps": gap_steps, "period_steps": period,
-            "n_train": n_train, "n_test": n_test, "end_step": int(n * period)}
+    sched = {"start_step": start, "stop_step": start + sample_steps, "label": labels[index].copy(),
+             "train": is_train[order].copy(), "index": index, "classes": classes,
+             "sample_steps": sample_steps, "gap_steps": gap_steps, "period_steps": period,
+             "n_train": n_train, "n_test": n_test, "end_step": int(n_pres * period)}
+    sched.update(extra)
+    return sched
 
 
 @numba.njit(cache=True, inline="always")
@@ -132,6 +181,14 @@ class DigitsStimulus(NodeType):
     depend on chunking. The schedule (start step, label, train flag, dataset index of each
     presentation) is published for readouts; the `label` port carries the label of the
     sample being shown (-1 between samples).
+
+    Continual learning: with 'tasks' (e.g. '0,1; 2,3; 4,5', the split protocols) the
+    tasks are shown one after another: the train samples of task 1, then every held-out
+    sample of every task (learning rules and readouts do not learn from them: they measure
+    each task's accuracy), then task 2's train samples and the held-out samples again, and
+    so on. task_labels 'within_task' labels each sample by its class's position within its
+    task (0 for the first class, 1 for the second: one shared output per position, as in
+    domain-incremental split MNIST); 'class' keeps the digit.
     """
 
     type_key = "stimulus.digits"
@@ -154,6 +211,13 @@ class DigitsStimulus(NodeType):
                    "then shuffled test samples")
     process = Choice("poisson", ["poisson", "bernoulli"],
                      doc="poisson: spike counts per step (exact); bernoulli: at most one spike per step")
+    tasks = Text("", doc="continual learning: groups of classes shown one task after another, separated by ';' "
+                 "(e.g. '0,1; 2,3; 4,5'), each task's train samples followed by a test block of every held-out "
+                 "sample; 'classes' and 'order' are then unused. Empty: one task",
+                 pattern=TASKS_PATTERN, pattern_hint="write digit lists separated by ';', e.g. '0,1; 2,3; 4,5'")
+    task_labels = Choice("class", ["class", "within_task"],
+                         doc="with tasks: label = the digit ('class'), or its position within its task "
+                         "('within_task': 0, 1, ...; one shared output per position, domain-incremental)")
 
     @classmethod
     def size(cls, values: dict, graph, node_id: str) -> int:
@@ -167,9 +231,21 @@ class DigitsStimulus(NodeType):
     @classmethod
     def check(cls, node, graph) -> list:
         v = node.values
-        classes = parse_classes(v["classes"])
+        classes = used_classes(v)
         avail = sum(CLASS_COUNTS[c] for c in classes)
         out = []
+        tasks = parse_tasks(v["tasks"])
+        if tasks:
+            seen: set[int] = set()
+            dup = sorted({c for g in tasks for c in g if c in seen or seen.add(c)})
+            if dup:
+                out.append(Problem("error", "digits.tasks", f"class(es) {','.join(map(str, dup))} belong to more "
+                                   "than one task", "give each class to one task only", node=node.id, param="tasks"))
+            n_train, _ = split_counts(v)
+            if n_train < len(classes):
+                out.append(Problem("error", "digits.tasks", f"{n_train} train samples cannot cover the "
+                                   f"{len(classes)} classes of the tasks", "raise n_samples or train_fraction",
+                                   node=node.id, param="n_samples"))
         if int(v["n_samples"]) > avail:
             out.append(Problem("error", "digits.n_samples", f"n_samples {v['n_samples']} exceeds the {avail} images "
                                f"of classes {','.join(map(str, classes))}",

@@ -57,24 +57,27 @@ class PoissonStimulus(NodeType):
     process = Choice("poisson", ["poisson", "bernoulli"],
                      doc="poisson: spike counts per step (exact); bernoulli: at most one spike per step")
 
+    emit_kind = "poisson.emit"  # step kind (subclasses with other kernel parameters render their own)
+
+    @classmethod
+    def kernel_params(cls, nd, b, n) -> dict:
+        """Kernel parameters of the emit step (re-derived on live edits)."""
+        r = b.value(nd, "rate_hz", n)
+        lam = np.atleast_1d(np.asarray(r, np.float64) * b.dt * 1e-3).copy()
+        stop = nd.values["stop_ms"]
+        return {"key": b.key(nd.id, "spikes"), "lam": lam, "enl": np.exp(-lam),
+                "start": np.int64(math.ceil(float(nd.values["start_ms"]) / b.dt - 1e-9)),
+                "stop": np.int64(2**62 if stop is None else math.ceil(float(stop) / b.dt - 1e-9)),
+                "bern": nd.values["process"] == "bernoulli"}
+
     @classmethod
     def build(cls, node, b) -> None:
         n = b.graph.size(node.id)
         multi = node.values["process"] == "poisson"
         b.spikes(node, n, multi=True)
-
-        def derive(nd):
-            r = b.value(nd, "rate_hz", n)
-            lam = np.atleast_1d(np.asarray(r, np.float64) * b.dt * 1e-3).copy()
-            stop = nd.values["stop_ms"]
-            return {"key": b.key(nd.id, "spikes"), "lam": lam, "enl": np.exp(-lam),
-                    "start": np.int64(math.ceil(float(nd.values["start_ms"]) / b.dt - 1e-9)),
-                    "stop": np.int64(2**62 if stop is None else math.ceil(float(stop) / b.dt - 1e-9)),
-                    "bern": nd.values["process"] == "bernoulli"}
-
-        b.set_params(node, derive)
+        b.set_params(node, lambda nd: cls.kernel_params(nd, b, n))
         b.node_info[node.id].update(n=n, multi=multi)
-        b.step("stimulus", node.id, "poisson.emit", sets=[f"{node.id}.spk"])
+        b.step("stimulus", node.id, cls.emit_kind, sets=[f"{node.id}.spk"])
         b.step("monitor", node.id, "count", reads=[f"{node.id}.spk"])
 
 

@@ -1,7 +1,8 @@
 """The ``gliaflow`` command line.
 
 Exit codes: 0 ok, 1 internal error, 2 invalid or unreadable design, 3 divergence,
-130 interrupted by Ctrl-C (what was recorded so far is kept and written).
+4 a sweep ended with failed points, 130 interrupted by Ctrl-C (what was recorded so far is
+kept and written). ``sweep`` and ``runs`` live in engine/cli_runs.py.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def _design_error(e) -> int:
 
 def cmd_validate(args) -> int:
     from .validate import validate
-    probs = validate(args.design)
+    be = getattr(args, "backend", None)
+    probs = validate(args.design, backend=be) if be else validate(args.design)
     errors = [p for p in probs if p.severity == "error"]
     if args.json:
         print(json.dumps([{k: v for k, v in p.to_dict().items()} for p in probs]))
@@ -92,16 +94,37 @@ def _table(summary: dict) -> str:
 
 
 def cmd_run(args) -> int:
+    """``gliaflow run``; with ``--record`` the run is also a catalog row (engine/catalog.py),
+    closed with its outcome: done, failed (divergence, an exception) or interrupted."""
+    if not getattr(args, "record", False):
+        return _cmd_run(args)
+    from .catalog import CatalogError
+    from .cli_runs import CliRecord
+    rec = CliRecord(args)
+    try:
+        return _cmd_run(args, rec)
+    except CatalogError as e:
+        _eprint(f"gliaflow: {e}")
+        return EXIT_DESIGN
+    except BaseException as e:
+        rec.fail(e)
+        raise
+
+
+def _cmd_run(args, rec=None) -> int:
     from .errors import DivergenceError
     from .simulation import Simulation
 
     torch_kw = {k: v for k, v in (("device", getattr(args, "device", None)),
-                                  ("dtype", getattr(args, "dtype", None))) if v is not None}
+                                  ("dtype", getattr(args, "dtype", None)),
+                                  ("trials", getattr(args, "trials", None))) if v is not None}
     sim = Simulation(args.design, backend=args.backend, seed=args.seed, **torch_kw)
     if not args.quiet:
         for w in sim.warnings:
             _eprint(f"gliaflow: {w}")
     duration = args.duration_ms if args.duration_ms is not None else float(sim.design.meta.get("duration_ms", 1000))
+    if rec is not None:
+        rec.start(sim, duration)
     bar = None
     if not args.quiet:
         try:
@@ -130,6 +153,8 @@ def cmd_run(args) -> int:
     except DivergenceError as e:
         _eprint(f"gliaflow: {e}")
         code = EXIT_DIVERGED
+        if rec is not None:
+            rec.error = str(e)
     finally:
         signal.signal(signal.SIGINT, old)
         if bar is not None:
@@ -153,10 +178,16 @@ def cmd_run(args) -> int:
         if not args.quiet:
             _eprint(f"gliaflow: wrote {args.save_state} (the design with its learned weights)")
     summary = sim.summary()
+    if hasattr(sim.runner, "describe"):  # torch: device, dtype and the spikes of every trial
+        summary["torch"] = sim.runner.describe()
     if args.json:
         print(json.dumps(summary, separators=(",", ":"), default=float))
     else:
         print(_table(summary))
+        if "torch" in summary:
+            print("\ntorch: " + json.dumps(summary["torch"], default=str))
+    if rec is not None:
+        rec.finish(sim, code)
     return code
 
 
@@ -203,13 +234,27 @@ def cmd_train(args) -> int:
                   f"test loss {r['test_loss']:.4f} acc {r['test_acc']:.3f}", flush=True)
 
     res = train(args.design, epochs=args.epochs, lr=args.lr, surrogate=args.surrogate, slope=args.slope,
-                seed=args.seed, learn=learn, batch_size=args.batch_size, on_epoch=show)
+                seed=args.seed, learn=learn, batch_size=args.batch_size, on_epoch=show,
+                device=getattr(args, "device", None) or "cpu", dtype=getattr(args, "dtype", None) or "float64")
     if args.output:
         res.trained_design().save(args.output)
         _eprint(f"gliaflow: wrote {args.output}")
     if args.json:
         print(json.dumps(res.summary(), default=float))
     return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    """``gliaflow bench [--quick]``: ``python -m benchmarks`` (needs the benchmarks/ folder of a clone)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "suite.py").exists():
+        _eprint("gliaflow bench: the suite lives in the benchmarks/ folder of a gliaflow clone; run it there")
+        return EXIT_DESIGN
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.__main__ import main as bench_main
+    return bench_main(list(args.args))
 
 
 def cmd_studio(args) -> int:
@@ -235,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default=None, help="torch backend: device such as cpu or cuda (default cpu)")
     r.add_argument("--dtype", default=None, choices=["float64", "float32"],
                    help="torch backend: float type (default float64, the reference)")
+    r.add_argument("--trials", type=int, default=None, metavar="B",
+                   help="torch backend: B trials at once, differing in their random draws (summary: trial 0; "
+                   "spikes of every trial under 'torch')")
     r.add_argument("--seed", type=int, default=None, help="random seed (default: the design's)")
     r.add_argument("--out", default=None, help="write spikes, monitor traces and the design to FILE.npz")
     r.add_argument("--nwb", default=None, help="write spikes (units) and monitor traces to FILE.nwb (needs pynwb)")
@@ -242,11 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the design with its learned weights (sidecar OUT.arrays.npz) after the run")
     r.add_argument("--json", action="store_true", help="print one JSON summary line last on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    from .cli_runs import add_parsers, add_run_options
+    add_run_options(r)
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("validate", help="list every problem of a design")
     v.add_argument("design")
     v.add_argument("--json", action="store_true", help="problems as a JSON list")
+    v.add_argument("--backend", default=None, choices=["numba", "torch"],
+                   help="validate for this backend (default: the design's); torch reports node types it cannot run")
     v.set_defaults(fn=cmd_validate)
 
     t = sub.add_parser("types", help="the registered node types")
@@ -285,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--slope", type=float, default=5.0, help="surrogate slope (default 5)")
     tr.add_argument("--seed", type=int, default=0, help="seed of initialisation, batches and meta-neuron draws")
     tr.add_argument("--batch-size", type=int, default=32, help="trials per Adam step (default 32)")
+    tr.add_argument("--device", default=None, help="torch device: cpu (default) or cuda")
+    tr.add_argument("--dtype", default=None, choices=["float64", "float32"], help="float type (default float64)")
     tr.add_argument("--json", action="store_true", help="print the training summary as JSON")
     tr.add_argument("-o", "--output", default=None, metavar="TRAINED.json",
                     help="write the design with the learned intrinsics (and weights) as sidecar arrays")
@@ -293,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="print the compiled plan: buffers and ordered steps")
     pl.add_argument("design")
     pl.set_defaults(fn=cmd_plan)
+    # everything after "bench" goes to the suite's own parser ("+" prefix: --flags stay positional here)
+    bn = sub.add_parser("bench", add_help=False, prefix_chars="+",
+                        help="the performance suite with Brian2/NEST side by side (python -m benchmarks; --help)")
+    bn.add_argument("args", nargs="*")
+    bn.set_defaults(fn=cmd_bench)
+    add_parsers(sub)
     return p
 
 

@@ -354,9 +354,13 @@ class SpikingNet(torch.nn.Module):
 
     def __init__(self, design, *, learn=("readout", "intrinsics"), dtype=torch.float64, seed: int = 0,
                  output: str | None = None, stimulus: str | None = None, n_classes: int | None = None,
-                 per_neuron: bool = True):
+                 per_neuron: bool = True, device="cpu"):
         super().__init__()
+        from .backends.torch_backend import _torch_dtype, check_device
         from .design import load_design
+
+        dtype = _torch_dtype(dtype)
+        self.device = check_device(device)
         from .plan import make_plan
         from .validate import build_graph
 
@@ -428,9 +432,16 @@ class SpikingNet(torch.nn.Module):
             q.requires_grad_("readout" in self.learn)
         self._raw = torch.nn.ModuleDict({p.id: p.raw for p in self.pops})
         self._W = torch.nn.ParameterList([pr.W for pr in self.projs])
-        self.ns = surrogate_namespace(dtype, "cpu")
+        self.ns = surrogate_namespace(dtype, self.device)
         self.steps = {p.id: ops.bind(p.mod.step, self.ns) for p in self.pops}
-        self.rng = torch.Generator().manual_seed(int(seed) + 101)
+        self.rng = torch.Generator().manual_seed(int(seed) + 101)  # draws on the CPU: the same on every device
+        # built on the CPU; parameters move with the module, the other tensors here
+        self.to(self.device)
+        for p in self.pops:
+            p.base = {k: v.to(self.device) for k, v in p.base.items()}
+            p.v0, p.refr0 = p.v0.to(self.device), p.refr0.to(self.device)
+        for pr in self.projs:
+            pr.mask = pr.mask.to(self.device)
 
     def trainable(self):
         return [q for q in self.parameters() if q.requires_grad]
@@ -443,18 +454,20 @@ class SpikingNet(torch.nn.Module):
         """
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate {surrogate!r}: use one of {SURROGATES}")
+        x = x.to(self.device)
         B, T, _ = x.shape
+        dev = self.device
         old = (_CTX.kind, _CTX.slope, _CTX.mode)
         _CTX.kind, _CTX.slope, _CTX.mode = surrogate, float(slope), mode
         try:
-            gs = {pr.id: torch.zeros((B, self.pops_by(pr.post).n), dtype=self.dtype) for pr in self.projs}
+            gs = {pr.id: torch.zeros((B, self.pops_by(pr.post).n), dtype=self.dtype, device=dev) for pr in self.projs}
             W = {pr.id: pr.weight() for pr in self.projs}
             states, params = {}, {}
             for p in self.pops:
                 states[p.id] = p.mod.State(p.v0.expand(B, p.n).clone().as_subclass(Potential),
                                            p.refr0.expand(B, p.n).clone())
                 params[p.id] = p.params()
-            count = torch.zeros((B, self.pops_by(self.output).n), dtype=self.dtype)
+            count = torch.zeros((B, self.pops_by(self.output).n), dtype=self.dtype, device=dev)
             rec = {p.id: [] for p in self.pops} if record else None
             draws = {p.id: p.key == "neuron.meta" for p in self.pops}
             for t in range(T):
@@ -463,14 +476,16 @@ class SpikingNet(torch.nn.Module):
                     inp = p.mod.Inputs(*(sum(gs[b[:-2]] for b in p.inputs[f]) if p.inputs.get(f) else 0.0
                                          for f in p.mod.Inputs._fields))
                     if draws[p.id]:
-                        u = torch.rand((B, p.n), generator=self.rng, dtype=self.dtype)
+                        u = torch.rand((B, p.n), generator=self.rng, dtype=self.dtype).to(dev)
                         s, st = self.steps[p.id](inp, states[p.id], params[p.id], self.dt, u)
                     else:
                         s, st = self.steps[p.id](inp, states[p.id], params[p.id], self.dt)
                     v = st.v if isinstance(st.v, Potential) else torch.as_tensor(st.v).as_subclass(Potential)
                     states[p.id] = st._replace(v=v, refr=_plain(st.refr) if isinstance(st.refr, torch.Tensor)
-                                               else torch.full((B, p.n), float(st.refr), dtype=self.dtype))
-                    s = _plain(s) if isinstance(s, torch.Tensor) else torch.full((B, p.n), float(s), dtype=self.dtype)
+                                               else torch.full((B, p.n), float(st.refr), dtype=self.dtype,
+                                                               device=dev))
+                    s = _plain(s) if isinstance(s, torch.Tensor) else torch.full((B, p.n), float(s), dtype=self.dtype,
+                                                                                 device=dev)
                     if not s.is_floating_point():
                         s = s.to(self.dtype)  # a bool spike (no Potential reached the comparison)
                     spk[p.id] = s
@@ -526,7 +541,7 @@ class SpikingNet(torch.nn.Module):
                     raise DesignError(Problem("error", "train.multapse", f"projection '{pr.id}' has several "
                                               "synapses between one pair of neurons: its learned weights cannot be "
                                               "written back", node=pr.id))
-                w = pr.weight().detach()[torch.as_tensor(i), torch.as_tensor(j)].cpu().numpy().astype(np.float64)
+                w = pr.weight().detach().cpu()[torch.as_tensor(i), torch.as_tensor(j)].numpy().astype(np.float64)
                 d.node(pr.id).setdefault("data", {})["weight_array"] = d.put_array(f"{pr.id}.learned_w", w)
         return d
 
@@ -559,15 +574,16 @@ def _evaluate(net, x, y, batch_size, **kw):
     with torch.no_grad():
         for i in range(0, len(y), batch_size):
             lg = net(x[i:i + batch_size], **kw)
-            loss += float(F.cross_entropy(lg, y[i:i + batch_size], reduction="sum"))
-            correct += int((lg.argmax(1) == y[i:i + batch_size]).sum())
+            yy = y[i:i + batch_size].to(lg.device)
+            loss += float(F.cross_entropy(lg, yy, reduction="sum"))
+            correct += int((lg.argmax(1) == yy).sum())
     return loss / max(1, len(y)), correct / max(1, len(y))
 
 
 def train(design, *, epochs: int = 10, lr: float = 1e-2, surrogate: str = "fast_sigmoid", slope: float = 5.0,
           seed: int = 0, learn=("readout", "intrinsics"), task: PoissonClassTask | Task | None = None,
           batch_size: int = 32, dtype=torch.float64, output: str | None = None, lr_intrinsics: float | None = None,
-          per_neuron: bool = True, on_epoch=None, threads: int | None = None) -> TrainResult:
+          per_neuron: bool = True, on_epoch=None, threads: int | None = None, device="cpu") -> TrainResult:
     """Train ``design`` by surrogate-gradient BPTT (see the module docstring).
 
     Returns a :class:`TrainResult`: ``history`` (per epoch: train/test loss and accuracy;
@@ -575,7 +591,12 @@ def train(design, *, epochs: int = 10, lr: float = 1e-2, surrogate: str = "fast_
     ``lr_intrinsics``: a separate Adam learning rate for the intrinsic parameters
     (default ``lr``); ``per_neuron``: one value of each intrinsic per neuron (default) or
     one shared by the population. ``on_epoch(record)`` is called after each epoch (streaming).
+    ``device``: where the network runs ("cpu", "cuda"; the data stay on the CPU and move per
+    batch); ``dtype``: torch.float64 / "float64" (default) or float32.
     """
+    from .backends.torch_backend import _torch_dtype
+
+    dtype = _torch_dtype(dtype)
     if threads:
         torch.set_num_threads(int(threads))
     t0 = time.perf_counter()
@@ -586,7 +607,7 @@ def train(design, *, epochs: int = 10, lr: float = 1e-2, surrogate: str = "fast_
     elif isinstance(task, Task):
         n_classes = task.n_classes
     net = SpikingNet(design, learn=learn, dtype=dtype, seed=seed, output=output, n_classes=n_classes,
-                     per_neuron=per_neuron)
+                     per_neuron=per_neuron, device=device)
     if task is None:
         if net.stimulus.key != "stimulus.patterns":
             raise DesignError(Problem("error", "train.stimulus", f"stimulus '{net.stimulus.id}' ({net.stimulus.key}) "
@@ -634,7 +655,8 @@ def train(design, *, epochs: int = 10, lr: float = 1e-2, surrogate: str = "fast_
         for i in range(0, N, batch_size):
             b = perm[i:i + batch_size]
             opt.zero_grad()
-            loss = F.cross_entropy(net(data.x_train[b], **kw), data.y_train[b])
+            lg = net(data.x_train[b], **kw)
+            loss = F.cross_entropy(lg, data.y_train[b].to(lg.device))
             loss.backward()
             opt.step()
             tot += float(loss.detach()) * len(b)

@@ -247,7 +247,7 @@ def _check_views(views, gnodes: dict) -> list[Problem]:
     return probs
 
 
-def _collect(design: Design) -> tuple[list[Problem], Graph | None]:
+def _collect(design: Design, backend: str | None = None) -> tuple[list[Problem], Graph | None]:
     doc = design.doc
     probs: list[Problem] = []
     for k in doc:
@@ -274,6 +274,10 @@ def _collect(design: Design) -> tuple[list[Problem], Graph | None]:
         probs += ps
         if ge is not None:
             gedges.append(ge)
+    if doc.get("sweep") is not None:  # the reserved sweep key (engine/sweep.py), checked with the nodes
+        from .sweep_spec import sweep_problems
+        probs += sweep_problems(doc["sweep"], {nid: (gnodes[nid].type if nid in gnodes else None)
+                                               for nid in raw_ids if isinstance(nid, str)})
     meta = doc.get("meta", {}) if isinstance(doc.get("meta"), dict) else {}
     graph = Graph(list(gnodes.values()), gedges, meta, design)
     # port multiplicity and required inputs (edges whose other end is unusable still count)
@@ -300,6 +304,8 @@ def _collect(design: Design) -> tuple[list[Problem], Graph | None]:
     probs += _loops(graph)
     probs += _memory(graph)
     probs += _check_views(doc.get("views"), gnodes)
+    if (backend or meta.get("backend")) == "torch":  # node types the torch backend cannot run, with the reason
+        probs += _torch_problems(graph)
     for n in gnodes.values():
         if n.type.family() == "neuron" and not n.type.has_input(n, graph):
             probs.append(_P("population.no_input",
@@ -326,13 +332,23 @@ def _memory(graph: Graph) -> list[Problem]:
     return []
 
 
-def validate(design) -> list[Problem]:
-    """All problems (errors and warnings) of a design, a path or a dict."""
+def _torch_problems(graph: Graph) -> list[Problem]:
+    try:
+        from .backends.torch_backend import problems
+    except ImportError as e:
+        return [_P("meta.backend", f"backend 'torch' needs PyTorch ({e})", "install torch, or use backend 'numba'",
+                   param="backend")]
+    return problems(graph)
+
+
+def validate(design, backend: str | None = None) -> list[Problem]:
+    """All problems (errors and warnings) of a design, a path or a dict; ``backend``
+    overrides the design's meta.backend (torch: nodes it cannot run are errors)."""
     try:
         design = load_design(design)
     except DesignError as e:
         return e.problems
-    return _collect(design)[0]
+    return _collect(design, backend)[0]
 
 
 def build_graph(design) -> Graph:

@@ -35,7 +35,7 @@ from .canvas import CANVAS_CSS, NodeViews, edge_kind, flow_edge, flow_node, flow
 from .files import MAX_UPLOAD_BYTES, Recovery, gallery, parse_upload
 from .history import History
 from .inspector import Inspector
-from .panels import TrainPanel
+from .panels import RunsPanel, SweepPanel, TrainPanel
 from .plots import LivePlots
 
 # plots and the status line refresh this often (ms): 5 updates/s by default
@@ -92,8 +92,11 @@ CODE_CSS = """textarea { font-family: 'DejaVu Sans Mono', monospace; font-size: 
 class Studio(pn.viewable.Viewer):
     """The whole studio for one session. ``Studio("gallery/coba.json")`` in a notebook or server."""
 
-    def __init__(self, design=None, *, path: str | None = None, recovery: bool = True, **params):
+    def __init__(self, design=None, *, path: str | None = None, recovery: bool = True, record: bool = True,
+                 **params):
         super().__init__(**params)
+        self.record = record  # every run into the run catalog (engine.catalog), as the issue asks: on by default
+        self._record_id: int | None = None
         self._doc = pn.state.curdoc
         if design is None:
             doc = Design({"schema_version": 1, "meta": {"name": "untitled", "dt_ms": 0.1, "duration_ms": 1000.0,
@@ -246,6 +249,8 @@ class Studio(pn.viewable.Viewer):
         self.plots = LivePlots()
         self.title = pn.pane.HTML("", styles={"font-size": "15px", "font-weight": "600"}, margin=(10, 8))
         self.train_panel = TrainPanel(self)
+        self.sweep_panel = SweepPanel(self)
+        self.runs_panel = RunsPanel(self)
 
     def _backends(self) -> list[str]:
         """numba, and torch where it is installed (the meta neuron's surrogate training and
@@ -269,7 +274,7 @@ class Studio(pn.viewable.Viewer):
         middle = pn.Row(left, pn.Column(self.flow, sizing_mode="stretch_width", height=560), right,
                         sizing_mode="stretch_width", height=570)
         return pn.Column(filebar, self.recovery_box, self.help_pane, runbar, self.status, self.message, middle,
-                         self.code_card, self.train_panel, pn.pane.Markdown("**Live plots**", margin=(4, 8)), self.plots,
+                         self.code_card, self.train_panel, self.sweep_panel, self.runs_panel, pn.pane.Markdown("**Live plots**", margin=(4, 8)), self.plots,
                          sizing_mode="stretch_width", css_classes=["gf-studio"])
 
     def canvas_view(self):
@@ -962,6 +967,7 @@ class Studio(pn.viewable.Viewer):
         if duration_ms is None:
             duration_ms = total - sim.t_ms if sim.t_ms < total - 1e-9 else total
         self._run_target_ms = sim.t_ms + duration_ms
+        self._record_start(duration_ms)
         sim._stop.clear()
         t = threading.Thread(target=self._run_stage, args=(sim, duration_ms), daemon=True, name="gliaflow-sim")
         self.sim_thread = t
@@ -977,6 +983,14 @@ class Studio(pn.viewable.Viewer):
         self._finish_run(err)
 
     def _finish_run(self, err) -> None:
+        try:
+            self._finish_run_inner(err)
+        finally:
+            done = getattr(self, "_run_done", None)
+            if done is not None:  # after _after_run when there is no session loop (headless use, tests)
+                done.set()
+
+    def _finish_run_inner(self, err) -> None:
         if isinstance(err, (DivergenceError, DesignError)):
             self.last_error = str(err)
         elif err is not None:  # shown to the user, never a traceback in the page
@@ -986,10 +1000,37 @@ class Studio(pn.viewable.Viewer):
         if self.sim is not None:
             log_event("sim_stopped", t_ms=self.sim.t_ms, wall_s=self.sim.wall_s, kernel_s=self.sim.kernel_s,
                       compile_s=self.sim.compile_s)
+        self._record_finish(err)
         self._in_ui(self._after_run)
-        done = getattr(self, "_run_done", None)
-        if done is not None:  # after _after_run when there is no session loop (headless use, tests)
-            done.set()
+
+    # --- the run catalog ----------------------------------------------------------------------
+    def _record_start(self, duration_ms: float) -> None:
+        """A ``running`` row in the run catalog for this Run (the Runs panel lists it)."""
+        self._record_id = None
+        if not self.record:
+            return
+        try:
+            m = self.design.meta
+            self._record_id = self.runs_panel.catalog.start_run(
+                self.design, kind="studio", seed=int(m.get("seed", 1)), backend=m.get("backend", "numba"),
+                duration_ms=float(duration_ms))
+        except Exception as e:  # noqa: BLE001 - recording never stops a run
+            log_event("record_failed", error=f"{type(e).__name__}: {e}")
+
+    def _record_finish(self, err) -> None:
+        """Close the row: done (the run reached its end), interrupted (paused) or failed."""
+        rid, self._record_id = self._record_id, None
+        if rid is None:
+            return
+        sim = self.sim
+        try:
+            if err is not None or sim is None:
+                self.runs_panel.catalog.finish_run(rid, status="failed", error=str(err) if err else "no simulation")
+            else:
+                status = "done" if sim.t_ms >= self._run_target_ms - 1e-9 else "interrupted"
+                self.runs_panel.catalog.finish_run(rid, sim=sim, status=status, save="traces")
+        except Exception as e:  # noqa: BLE001
+            log_event("record_failed", error=f"{type(e).__name__}: {e}")
 
     def _after_run(self) -> None:
         self.run_button.label = "▶ Run"
@@ -1063,6 +1104,7 @@ class Studio(pn.viewable.Viewer):
         with hold():  # one websocket message per refresh: images, ranges and status stay in step
             self.plots.refresh()
             self.train_panel.refresh()
+            self.sweep_panel.refresh()
             self._update_status()
 
     def _update_status(self) -> None:

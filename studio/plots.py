@@ -227,8 +227,8 @@ class TraceCard(Card):
         self.buf_v: dict[str, list] = {v: [] for v in variables}
         self.figs = []
         self.renderers: dict[str, list] = {}
-        self.src = ColumnDataSource({"t": [], **{f"{v}_{k}": [] for v in variables for k in range(len(self.neurons))}})
-        self.k = min(len(self.neurons), 20)
+        self.k = min(len(self.neurons), 20)  # lines drawn: the first 20 recorded neurons
+        self.src = ColumnDataSource({"t": [], **{f"{v}_{k}": [] for v in variables for k in range(self.k)}})
         for v in variables:
             f = _fig(f"{monitor}: {v} of {source}", x_range, height=150, y_label=f"{v} ({units.get(v, '')})")
             rs = []
@@ -242,7 +242,7 @@ class TraceCard(Card):
         self.rollover = None
         self.phase = 0
         self.carry_t = np.zeros(0)
-        self.carry_v = {v: np.zeros((0, len(self.neurons))) for v in variables}
+        self.carry_v = {v: np.zeros((0, self.k)) for v in variables}
         self.source = source
         super().__init__(key, {monitor, source}, pn.Column(*[pn.pane.Bokeh(f, sizing_mode="stretch_width")
                                                               for f in self.figs], sizing_mode="stretch_width"),

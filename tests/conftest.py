@@ -11,6 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("GLIAFLOW_STRICT_PEERS") == "1"
 
 
+def pytest_configure(config):
+    """Tests never write into the user's data folder (recovery files, the run catalog)."""
+    import tempfile
+    os.environ["GLIAFLOW_DATA_DIR"] = tempfile.mkdtemp(prefix="gliaflow-test-data-")
+    os.environ.pop("GLIAFLOW_CATALOG", None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

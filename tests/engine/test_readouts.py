@@ -320,3 +320,20 @@ def test_max_rate_is_a_live_parameter():
     assert sim.set_param("dig", "max_rate_hz", 0.0) == "live"
     sim.run(60.0)
     assert sim.summary()["populations"]["dig"]["n_spikes"] == n0
+
+
+def test_reset_mid_schedule_starts_the_readout_afresh():
+    """A reset releases every node's run state; a readout's must not need arguments to do so
+    (it once crashed the studio's Reset on any design with a readout)."""
+    sim = Simulation(lsm_design())
+
+    def readouts():
+        return {k: v for k, v in sim.summary()["monitors"].items() if v["type"].startswith("readout.")}
+
+    sim.run(1300.0)
+    first = readouts()
+    assert first["r_pop"]["n_train"] == 10 and first["d_in"]["updates"] == 10
+    sim.reset()
+    assert sim.t_ms == 0.0
+    sim.run(1300.0)
+    assert readouts() == first  # same seed, same samples: the same readouts after the reset

@@ -12,14 +12,20 @@ net = Network("nalsm",
                            "connectivity, driven by rate-coded 8x8 digits; astrocyte-gated STDP "
                            "on every liquid-afferent synapse, the global astrocyte setting the "
                            "depression rate from liquid minus input activity. Shortened "
-                           "initialisation phase: 250 samples of 20 ms, STDP and astrocyte on, no "
-                           "resets."),
+                           "initialisation phase: 250 samples of 20 ms (200 train, 50 held out), "
+                           "STDP and astrocyte on, no resets. Watch the E raster, NALSM's "
+                           "branching factor of E->E over the last second (the astrocyte pulls it "
+                           "down from the supercritical start) and a ridge readout of the E spike "
+                           "counts of each sample. The three-variant comparison (fixed weights, "
+                           "plain STDP, NALSM) with frozen weights and a held-out test set is "
+                           "python -m benchmarks.nalsm_variants."),
               reference=("Ivanov & Michmizos, NeurIPS 2021 (arXiv 2111.01760); github "
                          "combra-lab/NALSM"),
-              dt_ms=1.0, duration_ms=5000, seed=1, backend="numba")
+              dt_ms=1.0, duration_ms=5000, seed=1, backend="numba",
+              views={"plots": ["E_spikes", "E_branching", "readout"]})
 
 digits = net.add("stimulus.digits", "digits", label="digits 8x8 (64 inputs)", n_samples=250,
-                 train_fraction=1.0, sample_ms=20.0, max_rate_hz=500.0, process="bernoulli")
+                 sample_ms=20.0, max_rate_hz=500.0, process="bernoulli")
 
 E = net.add("neuron.lif_nalsm", "E", label="liquid E (800)", n=800, grid_shape="10x10x10",
             grid_group="liquid")
@@ -60,6 +66,8 @@ stdp_II = net.add("plasticity.stdp_nalsm", "stdp_II", label="STDP II", w_min=-3.
 E_spikes = net.add("monitor.spikes", "E_spikes", label="E spikes")
 I_spikes = net.add("monitor.spikes", "I_spikes", label="I spikes")
 in_spikes = net.add("monitor.spikes", "in_spikes", label="input spikes")
+E_branching = net.add("monitor.branching", "E_branching", label="branching factor E->E")
+readout = net.add("readout.ridge", "readout", label="ridge readout (E counts)")
 
 net.connect(digits.spikes, in_E_pos.pre)
 net.connect(in_E_pos.post, E.drive)
@@ -99,6 +107,10 @@ net.connect(digits.spikes, astro.input)
 net.connect(E.spikes, E_spikes.spikes)
 net.connect(I.spikes, I_spikes.spikes)
 net.connect(digits.spikes, in_spikes.spikes)
+net.connect(E.spikes, E_branching.spikes)
+net.connect(EE.weights, E_branching.weights)
+net.connect(E.spikes, readout.spikes)
+net.connect(digits.label, readout.label)
 
 if __name__ == "__main__":
     net.main()
@@ -127,3 +139,5 @@ if __name__ == "__main__":
 # E_spikes 300 -150
 # I_spikes 300 150
 # in_spikes -400 200
+# E_branching 300 -300
+# readout 550 -150

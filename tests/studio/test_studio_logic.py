@@ -309,3 +309,19 @@ def test_train_panel_reports_an_untrainable_design_without_a_traceback():
     st.train_panel.start(block=True)
     assert st.train_panel.result is None and st.train_panel.error
     assert "Traceback" not in st.train_panel.status.object and "training failed" in st.train_panel.status.object
+
+
+def test_state_traces_of_many_neurons_draw_the_first_twenty_and_runs_end():
+    """A state monitor on more than 20 neurons draws 20 lines (the plot must not ask Bokeh to
+    stream columns it never created), and a failing plot never leaves a run hanging."""
+    from tests.helpers import node, small_coba
+    d = small_coba(200)
+    d["nodes"].append(node("v_all", "monitor.state", variables="v", neurons="0:60"))
+    d["edges"].append({"id": "v-all", "source": "exc", "sourceHandle": "state", "target": "v_all",
+                       "targetHandle": "state"})
+    st = Studio(d, recovery=False)
+    st.run(60.0, block=True)
+    st.plots.refresh()
+    tc = next(c for c in st.plots.cards if isinstance(c, TraceCard) and "v_all" in c.nodes)
+    assert tc.k == 20 and len([k for k in tc.src.data if k != "t"]) == 20
+    assert len(tc.src.data["t"]) > 0
