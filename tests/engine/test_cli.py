@@ -71,11 +71,18 @@ def test_ctrl_c_stops_cleanly_and_keeps_data(tmp_path):
     p.write_text(json.dumps(small_coba(2000)))
     out = tmp_path / "partial.npz"
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(p), "--duration-ms", "600000",
-                             "--json", "--out", str(out), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--json", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    time.sleep(4.0)
+    # interrupt once the run is under way (its progress bar has started: a cold kernel cache
+    # on a loaded machine can take longer than any fixed wait to compile)
+    err_head = ""
+    t0 = time.time()
+    while "ms [" not in err_head and time.time() - t0 < 240 and proc.poll() is None:
+        err_head += proc.stderr.read(1)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
+    stderr = err_head + stderr
     assert proc.returncode == 130, stderr
     s = json.loads(stdout.strip().splitlines()[-1])
     assert s["interrupted"] is True and 0 < s["sim_ms"] < 600000
