@@ -1,153 +1,98 @@
-"""``python -m benchmarks``: COBA against Brian2 runtime (cython) and cpp_standalone, same run.
+"""``python -m benchmarks`` (or ``gliaflow bench``): gliaflow's performance suite, peers side by side.
 
-Every measurement runs in a fresh process with one thread. Simulators alternate within
-each repetition (gliaflow, Brian2 cython, Brian2 cpp_standalone, then again), ratios are
-formed per repetition and their medians reported, with the background load seen during
-each timed section. Compilation is reported apart from run time: gliaflow cold (empty
-kernel and numba caches), warm in a new process, and warm in the same process after a
-parameter change; Brian2's code generation + compilation for its first run, and with its
-cython cache warm afterwards.
+Networks (``benchmarks/networks.py``): COBA at N = 4k, 16k, 64k, 256k (in-degree 80), CUBA
+(Brette et al. 2007 benchmark 2), Brunel 2000 (12.5k neurons, in-degree 1000, 1.5 ms
+delays, Poisson drive), COBA with pair STDP on E→E, COBA with Li–Rinzel astrocytes and the
+NALSM liquid. Peers in the same run where they install: Brian2 runtime (cython) and
+cpp_standalone, NEST 3 — at 4k and 16k (Brunel at 12.5k); larger sizes run gliaflow alone
+with one shortened peer run. Each measurement in its own process, simulators alternating,
+ratios per repetition, medians of clean runs (``benchmarks/suite.py``).
+
+Modes: full (default, < 20 min on a quiet 2-core machine; writes results/suite.{json,md} and
+results/coba4000.{json,md}), ``--quick`` (< 3 min: COBA-4k vs Brian2 cpp_standalone and
+CUBA-4k vs NEST, 3 repetitions of 0.5 s; writes results/suite-quick.{json,md}) and
+``--smoke`` (the test's: COBA-400, one repetition, gliaflow and NEST).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
-import os
-import platform
-import shutil
-import statistics as st
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-
-def worker(*args: str, env: dict | None = None, timeout: float = 1800) -> dict:
-    e = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    e.update(env or {})
-    r = subprocess.run([sys.executable, "-m", "benchmarks.workers", *args], capture_output=True, text=True, env=e,
-                       cwd=ROOT, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError(f"worker {args} failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def have_brian2() -> bool:
-    r = subprocess.run([sys.executable, "-c", "import brian2"], capture_output=True)
-    return r.returncode == 0
-
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return st.median(xs) if xs else None
-
-
-def coba_suite(n: int, t_ms: float, reps: int, max_background: float) -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix="gfbench-"))
-    conn = str(tmp / "conn.npz")
-    print(f"COBA-{n}: gliaflow cold compile (empty caches) ...", file=sys.stderr)
-    cold = worker("gliaflow_coba", str(n), str(t_ms), conn,
-                  env={"GLIAFLOW_CACHE_DIR": str(tmp / "gfcache"), "NUMBA_CACHE_DIR": str(tmp / "nbcache")})
-    peers = have_brian2()
-    runs: dict[str, list] = {"gliaflow": [], "brian2_cython": [], "brian2_cpp_standalone": []}
-    b2_first: dict[str, dict] = {}
-    cpp_dir = tmp / "cpp"
-    for rep in range(reps):
-        print(f"  repetition {rep + 1}/{reps}", file=sys.stderr)
-        runs["gliaflow"].append(worker("gliaflow_coba", str(n), str(t_ms)))
-        if peers:
-            r = worker("brian2_coba", "cython", str(n), str(t_ms), conn, str(tmp))
-            b2_first.setdefault("cython", r)
-            runs["brian2_cython"].append(r)
-            if rep == 0:
-                r = worker("brian2_coba", "cpp_standalone", str(n), str(t_ms), conn, str(cpp_dir))
-                b2_first["cpp_standalone"] = r
-            else:
-                r = worker("brian2_rerun", str(cpp_dir), str(n), str(t_ms))
-            runs["brian2_cpp_standalone"].append(r)
-    # discard repetitions where the rest of the machine was busy
-    keep = [k for k in range(reps) if all(runs[s][k]["background_cores"] <= max_background
-                                           for s in runs if runs[s])]
-    if not keep:
-        keep = list(range(reps))
-    g = [runs["gliaflow"][k] for k in keep]
-    res = {"network": f"COBA-{n}", "t_ms": t_ms, "reps": reps, "kept_reps": len(keep), "threads": 1,
-           "dtype": "float64", "max_background_cores": max_background,
-           "background_cores": {s: [round(r["background_cores"], 3) for r in runs[s]] for s in runs if runs[s]},
-           "gliaflow": {"run_s": med([r["run_s"] for r in g]), "realtime_factor": med([r["run_s"] / (t_ms / 1000) for r in g]),
-                        "compile_cold_s": cold["ready_s"], "compile_warm_new_process_s": med([r["ready_s"] for r in g]),
-                        "compile_warm_same_process_s": med([r["warm_same_process_s"] for r in g]),
-                        "syn_events_per_s": med([r["syn_events_per_s"] for r in g]),
-                        "neuron_steps_per_s": med([r["neuron_steps_per_s"] for r in g]),
-                        "peak_rss_mb": med([r["rss_mb"] for r in g]), "rates_hz": g[0]["rates_hz"]}}
-    for s in ("brian2_cython", "brian2_cpp_standalone"):
-        if not runs[s]:
-            continue
-        rr = [runs[s][k] for k in keep]
-        first = b2_first["cython" if s == "brian2_cython" else "cpp_standalone"]
-        res[s] = {"run_s": med([r["run_s"] for r in rr]), "realtime_factor": med([r["run_s"] / (t_ms / 1000) for r in rr]),
-                  "build_first_s": first["build_s"],
-                  "build_warm_s": med([r["build_s"] for r in rr[1:]]) if s == "brian2_cython" else None,
-                  "peak_rss_mb": first["rss_mb"], "rates_hz": first["rates_hz"],
-                  "ratio_vs_gliaflow": med([runs[s][k]["run_s"] / runs["gliaflow"][k]["run_s"] for k in keep])}
-    res["peers_available"] = peers
-    shutil.rmtree(tmp, ignore_errors=True)
-    return res
-
-
-def markdown(res: dict, command: str) -> str:
-    g = res["gliaflow"]
-    lines = [f"{res['network']}, {res['t_ms'] / 1000:g} s biological time, {res['threads']} thread, {res['dtype']}, "
-             f"median of {res['kept_reps']} of {res['reps']} alternating repetitions; "
-             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores.", "",
-             "| simulator | run time (s) | realtime factor | gliaflow speed-up | build / compile (s) | rates E/I (Hz) |",
-             "|---|---|---|---|---|---|",
-             f"| gliaflow (numba) | {g['run_s']:.4f} | {g['realtime_factor']:.4f} | 1 | cold {g['compile_cold_s']:.2f}, "
-             f"new process {g['compile_warm_new_process_s']:.2f}, same process {g['compile_warm_same_process_s']:.3f} | "
-             f"{g['rates_hz']['exc']:.2f} / {g['rates_hz']['inh']:.2f} |"]
-    names = {"brian2_cython": "Brian2 runtime (cython)", "brian2_cpp_standalone": "Brian2 cpp_standalone"}
-    for s, label in names.items():
-        if s not in res:
-            continue
-        b = res[s]
-        build = f"first {b['build_first_s']:.1f}" + (f", cached {b['build_warm_s']:.2f}" if b.get("build_warm_s") else "")
-        lines.append(f"| {label} | {b['run_s']:.4f} | {b['realtime_factor']:.4f} | {b['ratio_vs_gliaflow']:.2f}x | "
-                     f"{build} | {b['rates_hz']['exc']:.2f} / {b['rates_hz']['inh']:.2f} |")
-    lines += ["", f"gliaflow: {g['syn_events_per_s'] / 1e6:.0f} M synaptic events/s, "
-              f"{g['neuron_steps_per_s'] / 1e6:.0f} M neuron-steps/s, peak RSS {g['peak_rss_mb']:.0f} MB. "
-              f"Background load per repetition (cores): {res['background_cores']}.", "",
-              f"Command: `{command}`"]
-    if not res["peers_available"]:
-        lines.append("\nBrian2 is not installed here: peers were skipped (install the `bench` extra).")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="3 repetitions of 0.5 s")
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--duration-ms", type=float, default=1000.0)
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="< 3 min: COBA-4k and CUBA-4k, one peer each, 3 x 0.5 s")
+    g.add_argument("--smoke", action="store_true", help="seconds: COBA-400, 1 repetition (the suite's test)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions per case (default: 5; quick 3; Brunel 3)")
+    ap.add_argument("--only", default="", help="comma-separated families or cases (e.g. coba,cuba-4000)")
+    ap.add_argument("--threads", type=int, default=2, help="threads of the COBA-64k thread comparison (1: skip it)")
     ap.add_argument("--max-background", type=float, default=0.2,
-                    help="discard repetitions in which other processes used more cores than this")
+                    help="discard runs in which other processes used more cores than this")
+    ap.add_argument("--no-profile", action="store_true", help="full mode: skip the 'where the time goes' profile")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--render", action="store_true",
+                    help="rewrite the markdown from the mode's JSON (and profile) without running anything")
     a = ap.parse_args(argv)
-    reps, t_ms = (3, 500.0) if a.quick else (a.reps, a.duration_ms)
-    t0 = time.time()
-    res = coba_suite(a.n, t_ms, reps, a.max_background)
-    res["wall_s"] = time.time() - t0
-    cmd = "python -m benchmarks" + (" --quick" if a.quick else "")
-    md = markdown(res, cmd)
+    from benchmarks.report import machine, markdown, targets
+    from benchmarks.suite import plan, run_suite
+    mode = "quick" if a.quick else "smoke" if a.smoke else "full"
+    stem = {"full": "suite", "quick": "suite-quick", "smoke": "suite-smoke"}[mode]
+    if a.render:
+        out = Path(a.out)
+        res = json.loads((out / f"{stem}.json").read_text())
+        prof = out / "profile.json"
+        if mode == "full" and prof.exists():
+            from benchmarks.profile import render
+            res["profile"] = json.loads(prof.read_text())
+            (out / "profile.md").write_text(render(res["profile"]))
+        res["targets"] = targets(res)
+        (out / f"{stem}.json").write_text(json.dumps(res, indent=1) + "\n")
+        md = markdown(res, (out / "profile.md").read_text() if (out / "profile.md").exists() and mode != "smoke" else "")
+        (out / f"{stem}.md").write_text(md)
+        if mode == "full":
+            _coba4000(res, out)
+        print(md)
+        return 0
+    cmd = "python -m benchmarks" + {"quick": " --quick", "smoke": " --smoke", "full": ""}[mode]
+    for flag, val in (("--reps", a.reps), ("--only", a.only), ("--threads", a.threads if a.threads != 2 else None)):
+        if val:
+            cmd += f" {flag} {val}"
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    only = [x for x in a.only.split(",") if x] or None
+    res = run_suite(mode, a.reps, a.max_background, a.threads, only)
+    res.update(command=cmd, started=started, machine=machine())
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"coba{a.n}.json").write_text(json.dumps(res, indent=1) + "\n")
-    (out / f"coba{a.n}.md").write_text(md)
+    profile_md = ""
+    if plan(mode)["profile"] and not a.no_profile and not only:
+        from benchmarks.profile import profile
+        profile_md, res["profile"] = profile(out)
+    elif (out / "profile.md").exists() and mode != "smoke":  # the latest profile, with its own date
+        profile_md = (out / "profile.md").read_text()
+    res["targets"] = targets(res)
+    md = markdown(res, profile_md)
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(md)
+    if mode == "full" and not only:
+        _coba4000(res, out)
     print(md)
     return 0
+
+
+def _coba4000(res: dict, out: Path) -> None:
+    """The README's earlier table: the COBA-4000 slice of the suite, as results/coba4000.{json,md}."""
+    from benchmarks.report import markdown
+    coba = next((c for c in res["cases"] if c["key"] == "coba-4000"), None)
+    if coba:
+        (out / "coba4000.json").write_text(json.dumps({"command": res["command"], "started": res.get("started"),
+                                                       **coba}, indent=1) + "\n")
+        (out / "coba4000.md").write_text(markdown(dict(res, cases=[coba], compile={}, targets=[])))
 
 
 if __name__ == "__main__":

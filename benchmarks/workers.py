@@ -1,8 +1,17 @@
-"""One measurement per process: ``python -m benchmarks.workers KIND ARGS...`` prints one JSON line.
+"""One measurement per process: ``python -m benchmarks.workers SIM ARGS...`` prints one result line.
 
-Every worker times only the simulation of ``t_ms`` biological milliseconds; building and
-compiling are timed separately. ``background_cores`` is the CPU the rest of the machine
-used during the timed section (system busy time minus this process's, per wall second).
+SIM is ``gliaflow``, ``brian2`` (modes cython, cpp_standalone), ``brian2_rerun`` (an already
+built cpp_standalone binary) or ``nest``; the peers live in ``benchmarks/peers_brian2.py``
+and ``benchmarks/peers_nest.py``. Every worker times only the simulation of ``t_ms``
+biological milliseconds; building and compiling are timed separately.
+
+Background load: ``Timed`` counts the CPU time the rest of the machine used (system busy
+time minus this process's and its children's) over a window made of an idle probe of
+0.25 s, the timed section and another probe of 0.25 s, per wall second of that window.
+The probes make the figure meaningful for short sections (the kernel counts CPU time in
+10 ms ticks: over a bare 40 ms section one tick is already 0.25 cores).
+
+The result is the last stdout line, prefixed with ``RESULT`` (NEST and Brian2 print too).
 """
 from __future__ import annotations
 
@@ -15,149 +24,155 @@ import time
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+PREFIX = "RESULT "
+PROBE_S = 0.25
+
 
 class Timed:
+    """Wall time of the ``with`` body, and the background cores around it (see the module doc)."""
+
+    def __init__(self, probe_s: float = PROBE_S):
+        self.probe_s = probe_s
+
+    def _snap(self):
+        import psutil
+        busy = sum(getattr(psutil.cpu_times(), k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal"))
+        o = self.p.cpu_times()
+        own = o.user + o.system + o.children_user + o.children_system
+        return busy, own, time.perf_counter()
+
     def __enter__(self):
         import psutil
         self.p = psutil.Process()
-        self.sys0 = psutil.cpu_times()
-        self.own0 = self.p.cpu_times()
+        self.s0 = self._snap()
+        time.sleep(self.probe_s)
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
-        import psutil
         self.wall = time.perf_counter() - self.t0
-        s1, o1 = psutil.cpu_times(), self.p.cpu_times()
-        busy = lambda c: sum(getattr(c, k) for k in ("user", "nice", "system", "irq", "softirq", "steal") if hasattr(c, k))  # noqa
-        own = sum(getattr(o1, k) - getattr(self.own0, k) for k in ("user", "system", "children_user", "children_system"))
-        self.background = max(0.0, (busy(s1) - busy(self.sys0) - own) / max(self.wall, 1e-9))
+        time.sleep(self.probe_s)
+        b1, o1, w1 = self._snap()
+        b0, o0, w0 = self.s0
+        self.background = max(0.0, (b1 - b0 - (o1 - o0)) / max(w1 - w0, 1e-9))
+        self.cpu = o1 - o0  # this process's CPU (and its children's) in the window: ~ the timed section's
+        try:
+            self.loadavg = os.getloadavg()[0]
+        except OSError:  # pragma: no cover - not on Linux
+            self.loadavg = None
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def rss_mb(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024.0
 
 
-def gliaflow_coba(n: int, t_ms: float, conn_out: str | None = None) -> dict:
-    t0 = time.perf_counter()
+def emit(res: dict) -> None:
+    sys.stdout.flush()
+    print(PREFIX + json.dumps(res), flush=True)
+
+
+def _live_param_change(d: dict) -> tuple[str, str]:
+    """Change one weight of the design (a live parameter: no new kernel) and say which."""
+    for nd in d["nodes"]:
+        if nd["type"] == "projection.synapses":
+            for k in ("weight_gl", "weight_mv", "weight"):
+                if isinstance(nd["data"].get(k), (int, float)):
+                    nd["data"][k] = nd["data"][k] * 0.99  # toward 0: stays inside any rule bounds
+                    return nd["id"], k
+    raise ValueError("no scalar projection weight to change")
+
+
+def export_connectivity(sim, path: str) -> None:
+    """Connectivity, weights, synaptic decays and initial potentials, for the peers.
+
+    Per projection between neuron populations: ``{p}_i``, ``{p}_j`` (int32), ``{p}_w``
+    (float64; a one-element array when all weights are equal, which the peers use as a
+    constant, as gliaflow does) and ``{p}_decay``; per population ``{pop}_v0``."""
+    import numpy as np
+    neurons = {nid for nid, nd in sim.graph.nodes.items() if nd.type.family() == "neuron"}
+    arrays = {}
+    for nid, info in sim.plan.node_info.items():
+        if (nid in sim.graph.nodes and info.get("pre") in neurons and info.get("post") in neurons
+                and f"{nid}.indptr" in sim.plan.buffers):
+            i, j, w = sim.connectivity(nid)
+            arrays[f"{nid}_i"], arrays[f"{nid}_j"] = i.astype(np.int32), j.astype(np.int32)
+            arrays[f"{nid}_w"] = w[:1] if len(w) and np.all(w == w[0]) else w
+            arrays[f"{nid}_decay"] = np.array(sim.plan.params[nid]["decay"], np.float64)
+    for p in neurons:
+        arrays[f"{p}_v0"] = sim.plan.buffers[f"{p}.v"].copy()
+    np.savez(path, **arrays)
+
+
+def gliaflow(family: str, n: int, t_ms: float, conn_out: str = "", same_process: bool = True) -> dict:
+    """Build, compile (or load) and run one network; metrics from the engine's own counters."""
+    import_t = time.perf_counter()
+    import numba
     from engine import Simulation
-    from benchmarks.networks import coba
-    import_s = time.perf_counter() - t0
-    d = coba(n)
+    from benchmarks.networks import FAMILIES, design
+    import_s = time.perf_counter() - import_t
+    d = design(family, n)
     t1 = time.perf_counter()
     sim = Simulation(d)
     ready_s = time.perf_counter() - t1
     if conn_out:
-        import numpy as np
-        arrays = {}
-        for p in ("ee", "ei", "ie", "ii"):
-            i, j, w = sim.connectivity(p)
-            arrays[f"{p}_i"], arrays[f"{p}_j"], arrays[f"{p}_w"] = i, j, w
-            arrays[f"{p}_decay"] = np.array(sim.plan.params[p]["decay"])
-        for p in ("exc", "inh"):
-            arrays[f"{p}_v0"] = sim.plan.buffers[f"{p}.v"].copy()
-        np.savez(conn_out, **arrays)
+        export_connectivity(sim, conn_out)
     with Timed() as tm:
         sim.run(t_ms)
-    s = sim.summary()
-    # a second simulation in the same process after a parameter change: no recompilation
-    d["nodes"][0]["data"]["i_bias_mv"] = 20.5
-    t2 = time.perf_counter()
-    Simulation(d)
-    warm_same_s = time.perf_counter() - t2
-    syn = sum(len(sim.connectivity(p)[0]) for p in ("ee", "ei", "ie", "ii"))
-    spikes = {k: v["n_spikes"] for k, v in s["populations"].items()}
-    out_deg = {"exc": (len(sim.connectivity("ee")[0]) + len(sim.connectivity("ei")[0])) / sim.graph.size("exc"),
-               "inh": (len(sim.connectivity("ie")[0]) + len(sim.connectivity("ii")[0])) / sim.graph.size("inh")}
-    events = sum(spikes[k] * out_deg[k] for k in spikes)
-    return {"sim": "gliaflow", "n": n, "t_ms": t_ms, "import_s": import_s, "ready_s": ready_s,
-            "compile_s": sim.compile_s, "build_s": sim.build_s, "warm_same_process_s": warm_same_s,
-            "run_s": tm.wall, "background_cores": tm.background, "rss_mb": _rss_mb(),
-            "rates_hz": {k: v["rate_hz"] for k, v in s["populations"].items()}, "synapses": syn,
-            "syn_events_per_s": events / tm.wall, "neuron_steps_per_s": n * (t_ms / 0.1) / tm.wall,
-            "dtype": "float64"}
-
-
-def brian2_coba(mode: str, n: int, t_ms: float, conn: str, workdir: str) -> dict:
-    import numpy as np
-    t0 = time.perf_counter()
-    import brian2 as b2
-    import_s = time.perf_counter() - t0
-    c = np.load(conn)
-    if mode == "cpp_standalone":
-        b2.set_device("cpp_standalone", directory=workdir, build_on_run=False)
-        b2.prefs.devices.cpp_standalone.openmp_threads = 0
-    else:
-        b2.prefs.codegen.target = "cython"
-        b2.prefs.codegen.runtime.cython.cache_dir = os.path.join(workdir, "cython-cache")
-    b2.defaultclock.dt = 0.1 * b2.second  # the same numbers as gliaflow's (1 "second" = 1 ms)
-    eqs = """dv/dt = (ge*(Ee-v)+gi*(Ei-v)-(v-El)+I)/taum : 1 (unless refractory)
-             ge : 1
-             gi : 1"""
-    ns = dict(taum=20 * b2.second, El=-60.0, Ee=0.0, Ei=-80.0, I=20.0, Vt=-50.0, Vr=-60.0)
-    groups = {}
-    for p in ("exc", "inh"):
-        g = b2.NeuronGroup(len(c[f"{p}_v0"]), eqs, threshold="v>Vt", reset="v=Vr", refractory=5 * b2.second,
-                           method="euler", namespace=ns, name=p)
-        g.v = c[f"{p}_v0"]
-        groups[p] = g
-    objs = list(groups.values())
-    for p, (src, tgt, var) in {"ee": ("exc", "exc", "ge"), "ei": ("exc", "inh", "ge"),
-                               "ie": ("inh", "exc", "gi"), "ii": ("inh", "inh", "gi")}.items():
-        s = b2.Synapses(groups[src], groups[tgt], "w : 1", on_pre=f"{var}_post += w", name=p)
-        s.connect(i=c[f"{p}_i"], j=c[f"{p}_j"])
-        s.w = c[f"{p}_w"]
-        objs.append(s)
-    for p, (de, di) in {"exc": ("ee", "ie"), "inh": ("ei", "ii")}.items():
-        objs.append(groups[p].run_regularly(f"ge = ge*{float(c[de + '_decay'])!r}\ngi = gi*{float(c[di + '_decay'])!r}",
-                                            when="groups", order=1))
-    mons = [b2.SpikeMonitor(groups[p], record=False) for p in ("exc", "inh")]
-    net = b2.Network(*objs, *mons)
-    if mode == "cpp_standalone":
-        net.run(t_ms * b2.second)
-        t1 = time.perf_counter()
-        b2.device.build(directory=workdir, compile=True, run=False)
-        build_s = time.perf_counter() - t1
-        with Timed() as tm:
-            b2.device.run(directory=workdir)
-        run_s = b2.device._last_run_time
-        binary_s = tm.wall
-    else:
-        t1 = time.perf_counter()
-        net.run(0.1 * b2.second)  # compiles (or loads from the cython cache) every code object
-        build_s = time.perf_counter() - t1
-        with Timed() as tm:
-            net.run(t_ms * b2.second)
-        run_s = tm.wall
-        binary_s = tm.wall
-    rates = {p: float(m.num_spikes) / (len(groups[p]) * t_ms * 1e-3) for p, m in zip(("exc", "inh"), mons)}
-    return {"sim": f"brian2_{mode}", "n": n, "t_ms": t_ms, "import_s": import_s, "build_s": build_s,
-            "run_s": run_s, "process_run_s": binary_s, "background_cores": tm.background, "rss_mb": _rss_mb(),
-            "rates_hz": rates, "dtype": "float64"}
-
-
-def brian2_rerun(workdir: str, n: int, t_ms: float) -> dict:
-    """Run an already built cpp_standalone binary again (no code generation, no compilation)."""
-    import subprocess
-    with Timed() as tm:
-        subprocess.run(["./main"], cwd=workdir, check=True, stdout=subprocess.DEVNULL)
-    run_s = float(open(os.path.join(workdir, "results", "last_run_info.txt")).read().split()[0])
-    return {"sim": "brian2_cpp_standalone", "n": n, "t_ms": t_ms, "build_s": None, "run_s": run_s,
-            "process_run_s": tm.wall, "background_cores": tm.background, "rss_mb": None, "rates_hz": None,
-            "dtype": "float64"}
+    pops = sim.population_summary()
+    neurons = [nid for nid, nd in sim.graph.nodes.items() if nd.type.family() == "neuron"]
+    n_neurons = sum(sim.graph.size(p) for p in neurons)
+    # synaptic events: each spike of a neuron population reaches its projections' synapses
+    # (mean out-degree per projection); external stimuli (Poisson drive) are not counted
+    events, synapses = 0.0, 0
+    for nid, info in sim.plan.node_info.items():
+        nd = sim.graph.nodes.get(nid)  # node_info also holds entries that are no node ("__grids__")
+        if nd is not None and nd.key == "projection.synapses" and info.get("pre") in neurons:
+            synapses += int(info["n_syn"])
+            events += pops[info["pre"]]["n_spikes"] * info["n_syn"] / max(info["n_pre"], 1)
+    warm_same = None
+    if same_process:  # a second simulation after a parameter change: the kernel is reused
+        changed = _live_param_change(d)
+        t2 = time.perf_counter()
+        sim2 = Simulation(d)
+        warm_same = time.perf_counter() - t2
+        assert sim2.runner.cached_in_process, f"changing {changed} recompiled the kernel"
+    steps = sim.steps_for(t_ms)
+    return {"sim": "gliaflow", "family": family, "n": n, "t_ms": t_ms, "dt_ms": sim.dt, "dtype": "float64",
+            "threads": int(numba.config.NUMBA_NUM_THREADS), "parallel_kernel": "prange" in sim.runner.source,
+            "import_s": import_s, "ready_s": ready_s, "plan_s": sim.build_s, "compile_s": sim.compile_s,
+            "warm_same_process_s": warm_same, "run_s": tm.wall, "run_cpu_s": tm.cpu, "kernel_s": sim.kernel_s,
+            "background_cores": tm.background, "loadavg": tm.loadavg, "rss_mb": rss_mb(),
+            "rates_hz": {p: pops[p]["rate_hz"] for p in FAMILIES[family]["pops"]},
+            "spikes": {p: pops[p]["n_spikes"] for p in neurons}, "synapses": synapses, "neurons": n_neurons,
+            "syn_events": events, "syn_events_per_s": events / tm.wall,
+            "neuron_steps_per_s": n_neurons * steps / tm.wall}
 
 
 def main(argv: list[str]) -> None:
-    kind = argv[0]
-    if kind == "gliaflow_coba":
-        res = gliaflow_coba(int(argv[1]), float(argv[2]), argv[3] if len(argv) > 3 else None)
-    elif kind == "brian2_rerun":
-        res = brian2_rerun(argv[1], int(argv[2]), float(argv[3]))
-    elif kind == "brian2_coba":
-        res = brian2_coba(argv[1], int(argv[2]), float(argv[3]), argv[4], argv[5])
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.workers")
+    ap.add_argument("sim", choices=["gliaflow", "brian2", "brian2_rerun", "nest"])
+    ap.add_argument("--family", default="coba")
+    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--t-ms", type=float, default=1000.0)
+    ap.add_argument("--mode", default="cython", help="brian2: cython or cpp_standalone")
+    ap.add_argument("--conn", default="", help="connectivity file (gliaflow writes it, peers read it)")
+    ap.add_argument("--workdir", default="")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    if a.sim == "gliaflow":
+        res = gliaflow(a.family, a.n, a.t_ms, a.conn)
+    elif a.sim == "brian2":
+        from benchmarks.peers_brian2 import run
+        res = run(a.family, a.mode, a.n, a.t_ms, a.conn, a.workdir, a.threads)
+    elif a.sim == "brian2_rerun":
+        from benchmarks.peers_brian2 import rerun
+        res = rerun(a.family, a.n, a.t_ms, a.workdir, a.threads)
     else:
-        raise SystemExit(f"unknown worker {kind}")
-    print(json.dumps(res))
+        from benchmarks.peers_nest import run
+        res = run(a.family, a.n, a.t_ms, a.conn, a.threads)
+    emit(res)
 
 
 if __name__ == "__main__":
