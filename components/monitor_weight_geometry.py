@@ -102,6 +102,8 @@ class _GeomState:
         self.lock = threading.Lock()
         self._setup_args = (node, sim)
         self.rows = None
+        self._last_w = None
+        self._last_vals: dict = {}
 
     def setup(self) -> None:
         """The sampled rows (reading the connectivity): on the analysis thread, at the first snapshot."""
@@ -131,7 +133,15 @@ class _GeomState:
 
     def analyse(self, t_ms, w) -> None:
         self.setup()
+        if self._last_w is not None and np.array_equal(w, self._last_w):
+            # unchanged weights (a static projection, or between plasticity updates): the same
+            # geometry, no weight change to project (cosine undefined), nothing new to draw
+            vals = dict(self._last_vals, subspace_cosine=np.nan)
+            self.traces.add(t_ms, vals)
+            self._last_vals = vals
+            return
         views = self.snapshot(t_ms, w)
+        self._last_w = w
         with self.lock:
             self.views.update(views)
 
@@ -179,6 +189,7 @@ class _GeomState:
                     "subspace_cosine": cos,
                     "mean_weight": float(np.mean(w)) if len(w) else np.nan}
         self.traces.add(t_ms, vals)
+        self._last_vals = vals
         k = min(self.spectrum_size, len(s))
         ws = np.asarray(w)[self.sel]  # the sampled rows' synapses: the histogram costs O(rows × in-degree)
         counts, _ = np.histogram(np.clip(ws, self.edges[0], self.edges[-1]), self.edges)
