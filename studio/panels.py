@@ -227,17 +227,15 @@ class RunsPanel(pn.viewable.Viewer):
 
     def __init__(self, studio, **params):
         super().__init__(**params)
-        from bokeh.models import DataTable, TableColumn
         self.studio = studio
         self._cat = None
-        self.src = ColumnDataSource({k: [] for k in ("id", "kind", "status", "design", "seed", "backend", "sim_ms",
-                                                     "wall_s", "started", "measures")}, name="gf-runs")
-        cols = [TableColumn(field=k, title=t, width=w) for k, t, w in (
-            ("id", "run", 40), ("kind", "kind", 60), ("status", "status", 70), ("design", "design", 110),
-            ("seed", "seed", 40), ("backend", "backend", 60), ("sim_ms", "sim (ms)", 70), ("wall_s", "wall (s)", 60),
-            ("started", "started", 130), ("measures", "measures", 420))]
-        self.table = DataTable(source=self.src, columns=cols, selectable="checkbox", height=220,
-                               sizing_mode="stretch_width", index_position=None)
+        self.rows: list[dict] = []
+        # a plain HTML table and a multi-select: Bokeh's DataTable fails to lay out inside a
+        # collapsed card (and then takes the whole page's rendering down with it)
+        self.table = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["gf-runs-table"],
+                                  styles={"max-height": "260px", "overflow": "auto"})
+        self.select = pn.widgets.MultiSelect(label="select runs", options={}, size=8, width=420,
+                                             css_classes=["gf-runs-select"])
         self.refresh_button = pn.widgets.Button(label="Refresh", width=80, css_classes=["gf-runs-refresh"])
         self.compare_button = pn.widgets.Button(label="Compare selected", width=140, css_classes=["gf-runs-compare"])
         self.open_button = pn.widgets.Button(label="Open its design", width=130, css_classes=["gf-runs-open"])
@@ -259,7 +257,7 @@ class RunsPanel(pn.viewable.Viewer):
         self.card = pn.Card(
             pn.Row(self.refresh_button, self.compare_button, self.open_button, self.remove_button, self.info,
                    sizing_mode="stretch_width"),
-            pn.pane.Bokeh(self.table, sizing_mode="stretch_width"), self.compare_pane,
+            pn.Row(self.select, self.table, sizing_mode="stretch_width"), self.compare_pane,
             pn.Row(self.trace_select), pn.pane.Bokeh(self.fig, sizing_mode="stretch_width"),
             title="Runs (catalog)", collapsed=True, sizing_mode="stretch_width", css_classes=["gf-runs-card"])
         self.card.param.watch(lambda e: None if e.new else self.reload(), "collapsed")
@@ -277,23 +275,23 @@ class RunsPanel(pn.viewable.Viewer):
     def reload(self) -> None:
         import datetime
         rows = self.catalog.runs(limit=500)
-        self._ids = [r["id"] for r in rows]
+        self.rows = rows
 
         def meas(m):
             keys = [k for k in m if not k.startswith(("wall_s", "sim_ms"))][:6]
             return ", ".join(f"{k} {_fmt(m[k])}" for k in keys)
-        self.src.data = {
-            "id": [r["id"] for r in rows], "kind": [r["kind"] for r in rows], "status": [r["status"] for r in rows],
-            "design": [r["design_name"] for r in rows], "seed": [r["seed"] for r in rows],
-            "backend": [r["backend"] for r in rows], "sim_ms": [r["sim_ms"] for r in rows],
-            "wall_s": [round(r["wall_s"], 3) if r["wall_s"] is not None else None for r in rows],
-            "started": [datetime.datetime.fromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M:%S") for r in rows],
-            "measures": [meas(r["measures"] or {}) for r in rows]}
-        self.src.selected.indices = []
+        when = lambda r: datetime.datetime.fromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+        self.table.object = _table_html(
+            ["run", "kind", "status", "design", "seed", "backend", "sim (ms)", "wall (s)", "started", "measures"],
+            [[r["id"], r["kind"], r["status"], r["design_name"], r["seed"], r["backend"], r["sim_ms"],
+              r["wall_s"], when(r), meas(r["measures"] or {})] for r in rows], "gf-runs-rows")
+        self.select.options = {f"run {r['id']}: {r['design_name']} ({r['kind']}, {r['status']}, seed {r['seed']})":
+                               r["id"] for r in rows}
+        self.select.value = []
         self.info.object = f"{len(rows)} runs in {_esc(self.catalog.path)}"
 
     def selected_ids(self) -> list[int]:
-        return [self.src.data["id"][i] for i in self.src.selected.indices if i < len(self.src.data["id"])]
+        return list(self.select.value)
 
     def compare(self, ids: list[int] | None = None) -> dict | None:
         ids = ids or self.selected_ids()

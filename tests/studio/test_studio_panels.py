@@ -22,12 +22,13 @@ def test_studio_runs_are_recorded_and_compared_in_the_runs_panel():
     assert {r["seed"] for r in runs} == {1, 2}
     rp = st.runs_panel
     rp.reload()
-    assert rp.src.data["id"][:2] == [r["id"] for r in runs]
+    assert [r["id"] for r in rp.rows[:2]] == [r["id"] for r in runs]
+    assert rp.table.object.count("<tr>") == len(rp.rows) + 1
     c = rp.compare([r["id"] for r in runs])
     assert c["params"] == {"meta.seed": [runs[0]["seed"], runs[1]["seed"]]}  # the only difference
     assert any(k.startswith("exc.") for k in c["measures"])
     assert "parameters that differ" in rp.compare_pane.object and "measures" in rp.compare_pane.object
-    rp.src.selected.indices = [1]
+    rp.select.value = [runs[1]["id"]]
     assert rp.open_design()
     assert st.design.name == runs[1]["design_name"]
 
