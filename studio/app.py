@@ -19,7 +19,6 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import panel as pn
@@ -36,6 +35,7 @@ from .files import MAX_UPLOAD_BYTES, Recovery, gallery, parse_upload
 from .history import History
 from .inspector import Inspector
 from .panels import RunsPanel, SweepPanel, TrainPanel
+from .util import esc as _esc
 from .plots import LivePlots
 
 # plots and the status line refresh this often (ms): 5 updates/s by default
@@ -1146,8 +1146,3 @@ class Studio(pn.viewable.Viewer):
             self.pause(wait=True)
         except Exception:  # noqa: BLE001
             pass
-
-
-def _esc(s: Any) -> str:
-    import html
-    return html.escape(str(s))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Any
 
 import numpy as np
 import panel as pn
@@ -16,6 +15,8 @@ from bokeh.models import ColumnDataSource, Legend
 from bokeh.plotting import figure
 
 from engine.errors import DesignError
+
+from .util import esc as _esc
 
 
 class _Stopped(Exception):
@@ -196,10 +197,6 @@ class TrainPanel(pn.viewable.Viewer):
                                       f"(epoch 0: {self.result.history[0]['test_acc']:.3f})")
             self.apply_button.disabled = self.result is None
 
-
-def _esc(s: Any) -> str:
-    import html
-    return html.escape(str(s))
 
 
 # ==========================================================================================

@@ -1120,29 +1120,26 @@ def _rows(w: torch.Tensor) -> torch.Tensor:
 
 def _clamp(x, lo, hi):
     """numba's ``min(max(x, lo), hi)`` (python-float or tensor bounds)."""
-    mx = torch.maximum(x, lo) if isinstance(lo, torch.Tensor) else torch.clamp(x, min=lo)
-    return torch.minimum(mx, hi) if isinstance(hi, torch.Tensor) else torch.clamp(mx, max=hi)
+    return _tmin(_tmax(x, lo), hi)
+
+
+def _pairwise(a, b, py, bound: str, op):
+    """Python's ``py(a, b)`` of two numbers, elementwise when either is a tensor."""
+    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+        return py(a, b)
+    if not isinstance(b, torch.Tensor):
+        return torch.clamp(a, **{bound: b})
+    if not isinstance(a, torch.Tensor):
+        return torch.clamp(b, **{bound: a})
+    return op(a, b)
 
 
 def _tmax(a, b):
-    """Python's ``max(a, b)`` of two numbers, elementwise on tensors."""
-    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
-        return max(a, b)
-    if not isinstance(b, torch.Tensor):
-        return torch.clamp(a, min=b)
-    if not isinstance(a, torch.Tensor):
-        return torch.clamp(b, min=a)
-    return torch.maximum(a, b)
+    return _pairwise(a, b, max, "min", torch.maximum)
 
 
 def _tmin(a, b):
-    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
-        return min(a, b)
-    if not isinstance(b, torch.Tensor):
-        return torch.clamp(a, max=b)
-    if not isinstance(a, torch.Tensor):
-        return torch.clamp(b, max=a)
-    return torch.minimum(a, b)
+    return _pairwise(a, b, min, "max", torch.minimum)
 
 
 def _astro_inputs(step: Step, rt: TorchRunner, acc_name: str, drive_scale, act_gain):
