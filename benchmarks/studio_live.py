@@ -97,6 +97,29 @@ def wait_event(server, name, after, timeout=120.0, poll=0.02):
     raise TimeoutError(name)
 
 
+def cpu_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the studio server, the browser (all Chromium processes)
+    and the benchmark's own driver (this process and Playwright's), to see who shares the
+    cores with the kernel during a live run."""
+    import psutil
+    out = {"server": 0.0, "browser": 0.0, "driver": 0.0}
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid", "name", "ppid"]):
+        try:
+            t = proc.cpu_times()
+            used = t.user + t.system
+            name = (proc.info["name"] or "").lower()
+            if proc.pid == server_pid:
+                out["server"] += used
+            elif "chrom" in name:
+                out["browser"] += used
+            elif proc.pid == me or proc.info["ppid"] == me:
+                out["driver"] += used
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
 def headless_rtf(duration_ms: float) -> float:
     r = subprocess.run([sys.executable, "-m", "engine.cli", "run", "gallery/coba.json", "--duration-ms",
                         str(duration_ms), "--json", "--quiet"], capture_output=True, text=True, cwd=ROOT,
@@ -143,15 +166,19 @@ def main(argv=None) -> int:
         page.locator(".gf-reset button").click()
         page.wait_for_timeout(800)
         # first spikes on screen, and live vs headless realtime factor (fps probe off, as for a user)
-        firsts, live_rtf, live_e2e, head_rtf = [], [], [], []
+        firsts, live_rtf, live_e2e, head_rtf, cpu_use = [], [], [], [], []
         for k in range(a.pairs):
             set_duration(page, a.duration_ms)
             t_click = time.time()
+            cpu0 = cpu_by_role(server.proc.pid)
             run.click()
             page.wait_for_function(FIRST_SPIKE_JS, arg="gf-raster-exc_spikes", polling="raf", timeout=30000)
             click_at = page.evaluate("window.__clickAt") / 1000.0
             firsts.append(time.time() - click_at)
             ev = wait_event(server, "sim_stopped", t_click, timeout=600, poll=0.2)
+            cpu1 = cpu_by_role(server.proc.pid)
+            span = max(time.time() - t_click, 1e-9)
+            cpu_use.append({r: round((cpu1.get(r, 0.0) - cpu0.get(r, 0.0)) / span, 3) for r in cpu1})
             live_rtf.append(ev["wall_s"] / (ev["t_ms"] * 1e-3))
             live_e2e.append((ev["time"] - click_at) / (ev["t_ms"] * 1e-3))
             head_rtf.append(headless_rtf(a.duration_ms))
@@ -189,6 +216,7 @@ def main(argv=None) -> int:
             "first_spikes_s": firsts, "first_spikes_s_median": st.median(firsts),
             "live_realtime_factor": live_rtf, "headless_realtime_factor": head_rtf,
             "live_click_to_stop_per_sim_s": live_e2e,
+            "cores_used_during_live_runs": cpu_use,
             "live_over_headless_median": st.median([x / y for x, y in zip(live_rtf, head_rtf)]),
             "foreign_requests": [u for u in requests if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1",
                                                                            "data:", "blob:http://127.0.0.1"))],
@@ -208,6 +236,10 @@ def main(argv=None) -> int:
           f"(live {st.median(res['live_realtime_factor']):.3f}, headless {st.median(res['headless_realtime_factor']):.3f}) | ≤ 1.2 |\n"
           f"| live wall time from click to stop per simulated second (median) | {st.median(live_e2e):.3f} | |\n"
           f"| requests leaving 127.0.0.1 | {len(res['foreign_requests'])} | 0 |\n\n"
+          f"Cores in use during the live runs (CPU seconds per wall second, median; the server includes the "
+          f"simulation thread): "
+          + ", ".join(f"{r} {st.median([c[r] for c in cpu_use]):.2f}" for r in ("server", "browser", "driver"))
+          + ".\n\n"
           f"Command: `python -m benchmarks.studio_live`\n")
     (OUT / "studio_live.md").write_text(md)
     print(md)

@@ -24,24 +24,46 @@ from engine.params import Int, Num
 from engine.registry import NodeType, Port
 
 
-@njit(cache=True, nogil=True)
-def _scatter_add(counts, rows, cols):  # pragma: no cover - compiled
-    for k in range(rows.shape[0]):
-        counts[rows[k], cols[k]] += 1
+class _OneBlasThread:
+    """Process-wide and reference-counted: BLAS limits are global, so nested or overlapping
+    users on several threads (the analysis queue, DSE workers) keep one thread until the
+    last leaves; a per-thread context manager would restore two threads under a computation
+    still running, and make its rounding depend on timing."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0
+        self.limiter = None
+        self.controller = None
+
+    def __enter__(self):
+        with self.lock:
+            if self.users == 0:
+                if self.controller is None:
+                    from threadpoolctl import ThreadpoolController
+                    self.controller = ThreadpoolController()
+                self.limiter = self.controller.limit(limits=1)
+            self.users += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.limiter is not None:
+                self.limiter.restore_original_limits()
+                self.limiter = None
+        return False
 
 
-_CONTROLLER = None
+_ONE_BLAS_THREAD = _OneBlasThread()
 
 
 def one_blas_thread():
     """BLAS/LAPACK on one thread while analysis runs beside the kernel: the simulation has
     the other core, and a second BLAS thread would only fight the kernel for it (on 2 cores
-    an eigendecomposition with 2 BLAS threads beside a running kernel was 5-10x slower)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1)
+    an eigendecomposition with 2 BLAS threads beside a running kernel was 5-10x slower).
+    Results computed inside are therefore also independent of timing."""
+    return _ONE_BLAS_THREAD
 
 
 class Traces:
@@ -94,10 +116,14 @@ class SpikeWindows:
     in time order, valid only during the call; ``events`` the window's raw ``(t_ms, column)``
     spikes of the kept neurons. Neurons beyond ``max_neurons`` are left out by a fixed random
     subset (seeded by the node), said in ``kept``. Memory: one window of counts and events.
+    ``total=True``: ``counts`` has one column, the kept neurons' summed count per bin (for
+    measures of the population activity only: no bins × neurons matrix is kept or copied);
+    ``events=False``: ``events`` is None (measures that only read counts).
     """
 
     def __init__(self, n_src: int, dt: float, bin_ms: float, window_ms: float, max_neurons: int, key: int,
-                 on_window: Callable[[np.ndarray, tuple, float], None], stride_ms: float | None = None):
+                 on_window: Callable[[np.ndarray, tuple, float], None], stride_ms: float | None = None,
+                 total: bool = False, events: bool = True):
         self.dt = dt
         self.bin_steps = max(1, int(round(bin_ms / dt)))
         self.bins = max(1, int(round(window_ms / (self.bin_steps * dt))))
@@ -114,9 +140,11 @@ class SpikeWindows:
         else:
             kept = np.arange(n_src)
         self.kept = kept
-        self.col = np.full(max(n_src, 1), -1, np.int64)
+        self.col = np.full(max(n_src, 1), -1, np.int64)  # neuron -> index among the kept (-1: left out)
         self.col[kept] = np.arange(len(kept))
-        self.ring = np.zeros((self.bins, len(kept)), np.int32)  # row = absolute bin % bins
+        self.total = bool(total)
+        self.keep_events = bool(events)
+        self.ring = np.zeros((self.bins, 1 if total else len(kept)), np.int32)  # row = absolute bin % bins
         self.ev: deque = deque(maxlen=self.per_window)  # (t_ms, cols) of the strides in the window
         self.ev_t: list[np.ndarray] = []
         self.ev_i: list[np.ndarray] = []
@@ -126,16 +154,21 @@ class SpikeWindows:
     def _close(self) -> None:
         s = self.w
         t_end_ms = (s + 1) * self.stride_steps * self.dt
-        self.ev.append((np.concatenate(self.ev_t) if self.ev_t else np.zeros(0),
-                        np.concatenate(self.ev_i) if self.ev_i else np.zeros(0, np.int64)))
+        if self.keep_events:
+            self.ev.append((np.concatenate(self.ev_t) if self.ev_t else np.zeros(0),
+                            np.concatenate(self.ev_i) if self.ev_i else np.zeros(0, np.int64)))
         nb = min(s + 1, self.per_window) * self.stride_bins
         b1 = (s + 1) * self.stride_bins  # absolute bins [b1 - nb, b1) are in this window
         if self.per_window == 1:
             counts = self.ring
         else:
             counts = self.ring[np.arange(b1 - nb, b1) % self.bins]
-        ev = (np.concatenate([e[0] for e in self.ev]), np.concatenate([e[1] for e in self.ev])) \
-            if len(self.ev) > 1 else self.ev[0]
+        if not self.keep_events:
+            ev = None
+        elif len(self.ev) > 1:
+            ev = (np.concatenate([e[0] for e in self.ev]), np.concatenate([e[1] for e in self.ev]))
+        else:
+            ev = self.ev[0]
         self.on_window(counts, ev, t_end_ms)  # measures use counts at once or copy them
         nxt = np.arange(b1, b1 + self.stride_bins) % self.bins  # the next stride's rows start empty
         if self.per_window == 1:
@@ -146,31 +179,57 @@ class SpikeWindows:
         self.w += 1
 
     def add(self, t_ms: np.ndarray, i: np.ndarray, t_end_ms: float) -> None:
-        steps = np.rint(np.asarray(t_ms) / self.dt).astype(np.int64)
-        cols = self.col[np.asarray(i, np.int64)] if len(i) else np.zeros(0, np.int64)
-        keep = cols >= 0
-        steps, cols = steps[keep], cols[keep]
-        win = steps // self.stride_steps
+        steps, cols = _kept_steps(np.asarray(t_ms, np.float64), np.asarray(i, np.int64), self.col, self.dt)
         pos = 0
         while pos < len(steps):
-            w = win[pos]
+            w = steps[pos] // self.stride_steps
             while self.w < w:
                 self._close()
-            end = int(np.searchsorted(win, w, side="right"))
-            s, c = steps[pos:end], cols[pos:end]
-            _scatter_add(self.ring, (s // self.bin_steps) % self.bins, c)
-            self.ev_t.append(s * self.dt)
-            self.ev_i.append(c)
+            end = _scatter_stride(self.ring, steps, cols, pos, (w + 1) * self.stride_steps, self.bin_steps,
+                                  self.total)
+            if self.keep_events:
+                self.ev_t.append(steps[pos:end] * self.dt)
+                self.ev_i.append(cols[pos:end])
             pos = end
         end_step = int(round(t_end_ms / self.dt))
         while (self.w + 1) * self.stride_steps <= end_step:
             self._close()
 
 
+@njit(cache=True, nogil=True)
+def _kept_steps(t_ms, i, col, dt):  # pragma: no cover - compiled
+    """(time step, column) of the spikes of kept neurons, in the given (time) order."""
+    n = 0
+    for k in range(i.shape[0]):
+        n += col[i[k]] >= 0
+    steps = np.empty(n, np.int64)
+    cols = np.empty(n, np.int64)
+    m = 0
+    for k in range(i.shape[0]):
+        c = col[i[k]]
+        if c >= 0:
+            steps[m] = np.int64(np.rint(t_ms[k] / dt))
+            cols[m] = c
+            m += 1
+    return steps, cols
+
+
+@njit(cache=True, nogil=True)
+def _scatter_stride(ring, steps, cols, pos, stop_step, bin_steps, total):  # pragma: no cover - compiled
+    """Adds spikes from ``pos`` on, up to the first at or after ``stop_step``, to the ring of
+    bins (one summed column if ``total``); returns the index where it stopped."""
+    nb = ring.shape[0]
+    k = pos
+    while k < steps.shape[0] and steps[k] < stop_step:
+        ring[(steps[k] // bin_steps) % nb, 0 if total else cols[k]] += 1
+        k += 1
+    return k
+
+
 class Worker:
     """Expensive measures off the simulation thread (numpy's LAPACK releases the GIL), one
-    job at a time on a daemon thread: ``submit`` never blocks the simulation; ``ready()``
-    hands back finished results in submission order."""
+    job at a time on daemon threads (a job waits for the one before it): ``submit`` never
+    blocks the simulation; ``ready()`` hands back finished results in submission order."""
 
     def __init__(self):
         self.jobs: list[list] = []  # [tag, thread, result box]
@@ -178,10 +237,17 @@ class Worker:
     def busy(self) -> bool:
         return any(th.is_alive() for _, th, _ in self.jobs)
 
+    def in_flight(self) -> int:
+        """Jobs running or waiting to run."""
+        return sum(th.is_alive() for _, th, _ in self.jobs)
+
     def submit(self, tag, fn, *args) -> None:
         box: dict = {}
+        prev = self.jobs[-1][1] if self.jobs else None
 
         def work():
+            if prev is not None:
+                prev.join()
             try:
                 with one_blas_thread():
                     box["value"] = fn(*args)
@@ -219,12 +285,7 @@ class AnalysisQueue:
 
     def __init__(self, maxsize: int = 32):
         import queue
-        import sys
-        # the kernel releases the GIL; returning from it needs the GIL back, which the analysis
-        # thread's Python code would otherwise hold for up to 5 ms (the default switch
-        # interval) per kernel call: measured, that alone made the kernel calls 25 % slower
-        if sys.getswitchinterval() > 5e-4:
-            sys.setswitchinterval(5e-4)
+        # (while a simulation runs, its GIL switch interval is short: engine.simulation._GilHandoff)
         self.q = queue.Queue(maxsize=maxsize)
         self.error: BaseException | None = None
         self.th = threading.Thread(target=self._loop, daemon=True, name="gliaflow-analysis-queue")
@@ -318,10 +379,18 @@ class SpikeAnalysisMonitor(NodeType):
             if vals is not None:
                 state.traces.add(t_end_ms, vals)
 
+        total, events = cls.layout(node, sim)
         state.windows = SpikeWindows(info["n_src"], sim.dt, float(v["bin_ms"]), float(v["window_ms"]),
-                                     int(v["max_neurons"]), key, on_window, float(v.get("stride_ms", 0.0)) or None)
+                                     int(v["max_neurons"]), key, on_window, float(v.get("stride_ms", 0.0)) or None,
+                                     total=total, events=events)
         state.queue = aq
         return state
+
+    @classmethod
+    def layout(cls, node, sim) -> tuple[bool, bool]:
+        """``(total, events)`` for :class:`SpikeWindows`: whether ``measure`` needs only the
+        population's summed counts, and whether it reads the window's events."""
+        return False, True
 
     @classmethod
     def measure(cls, node, sim, state, counts: np.ndarray, events: tuple, t_end_ms: float) -> dict | None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba import njit
+
 from engine.params import Num
 from engine.registry import register
 
@@ -16,10 +18,11 @@ class ActivityMonitor(SpikeAnalysisMonitor):
     Per window: rate = spikes / (neurons × window); Fano = var/mean of each neuron's counts
     over the window's bins, averaged; synchrony = Golomb's χ of the binned counts (0
     asynchronous, 1 fully synchronous). CV of ISIs: over all intervals since the start (or
-    reset), per neuron (running sums: two numbers per neuron), averaged over neurons with at
-    least 2 intervals — a window holds too few intervals of a 20 Hz neuron for a CV of its
-    own; at the end it equals ``engine.analysis.isi_cv`` on the whole recording. Cost per
-    window O(spikes log spikes + bins × neurons).
+    reset), per neuron (running count, mean and squared deviations: Welford's update),
+    averaged over neurons with at least 2 intervals — a window holds too few intervals of a
+    20 Hz neuron for a CV of its own; at the end it equals ``engine.analysis.isi_cv`` on the
+    whole recording. Cost per window O(spikes + bins × neurons) in two compiled passes (about
+    0.1 ms for 100 ms of COBA's 3200 excitatory neurons).
     """
 
     type_key = "monitor.activity"
@@ -31,57 +34,81 @@ class ActivityMonitor(SpikeAnalysisMonitor):
 
     @classmethod
     def measure(cls, node, sim, state, counts, events, t_end_ms):
-        from engine.analysis import fano_factor, golomb_chi
-
         n = counts.shape[1]
         win_s = counts.shape[0] * state.windows.bin_steps * sim.dt * 1e-3
         e = state.extra
-        if "last" not in e:
-            e.update(last=np.full(n, np.nan), c=np.zeros(n), s1=np.zeros(n), isi=[])
+        if "last" not in e:  # per neuron: last spike time, intervals, their running mean and M2
+            e.update(last=np.full(n, np.nan), c=np.zeros(n), mean=np.zeros(n), m2=np.zeros(n))
         t, col = events
-        if len(t):  # intervals ending in this window, including the one from the previous spike
-            order = np.lexsort((t, col))
-            ts, js = np.asarray(t, float)[order], np.asarray(col, np.int64)[order]
-            first = np.ones(len(ts), bool)
-            first[1:] = js[1:] != js[:-1]
-            prev = np.where(first, e["last"][js], np.concatenate([[np.nan], ts[:-1]]))
-            isi = ts - prev
-            ok = np.isfinite(isi)
-            np.add.at(e["c"], js[ok], 1.0)
-            np.add.at(e["s1"], js[ok], isi[ok])
-            e["isi"].append((js[ok], isi[ok]))
-            last = np.nonzero(np.append(js[1:] != js[:-1], True))[0]
-            e["last"][js[last]] = ts[last]
-        with np.errstate(all="ignore"):
-            cv = cls._cv(e, n)
-            fano = fano_factor(counts) if n else np.zeros(0)
-            return {"rate_hz": float(counts.sum()) / max(n * win_s, 1e-12),
-                    "cv_isi": float(np.nanmean(cv)) if np.isfinite(cv).any() else np.nan,
-                    "fano": float(np.nanmean(fano)) if np.isfinite(fano).any() else np.nan,
-                    "synchrony": float(golomb_chi(counts)) if counts.shape[0] > 1 else np.nan}
+        cv = _isi_fold(np.asarray(t, np.float64), np.asarray(col, np.int64), e["last"], e["c"], e["mean"], e["m2"])
+        total, fano, chi = _fano_chi(counts)
+        return {"rate_hz": float(total) / max(n * win_s, 1e-12), "cv_isi": cv, "fano": fano,
+                "synchrony": chi if counts.shape[0] > 1 else np.nan}
 
-    @staticmethod
-    def _cv(e, n):
-        """Per-neuron CV (ddof = 0) from the intervals so far; the squared deviations are
-        summed around the current mean, so the intervals are folded into (count, sum, M2)
-        with Chan's update instead of being kept."""
-        if e["isi"]:
-            js = np.concatenate([a for a, _ in e["isi"]])
-            isi = np.concatenate([b for _, b in e["isi"]])
-            e["isi"] = []
-            c_new = np.bincount(js, minlength=n).astype(float)
-            s_new = np.bincount(js, weights=isi, minlength=n)
-            m_new = np.divide(s_new, c_new, out=np.zeros(n), where=c_new > 0)
-            m2_new = np.bincount(js, weights=(isi - m_new[js]) ** 2, minlength=n)
-            c_old = e["c"] - c_new
-            s_old = e["s1"] - s_new
-            m_old = np.divide(s_old, c_old, out=np.zeros(n), where=c_old > 0)
-            m2 = e.get("m2", np.zeros(n))
-            tot = c_old + c_new
-            delta = m_new - m_old
-            e["m2"] = m2 + m2_new + np.divide(delta ** 2 * c_old * c_new, tot, out=np.zeros(n), where=tot > 0)
-        c, s1, m2 = e["c"], e["s1"], e.get("m2", np.zeros(n))
-        mean = np.divide(s1, c, out=np.full(n, np.nan), where=c > 0)
-        cv = np.sqrt(np.divide(m2, c, out=np.full(n, np.nan), where=c > 0)) / mean
-        cv[(c < 2) | ~(mean > 0)] = np.nan
-        return cv
+
+@njit(cache=True, nogil=True)
+def _isi_fold(t, col, last, c, mean, m2):  # pragma: no cover - compiled
+    """Folds a window's spikes into each neuron's interval statistics (Welford: count, mean,
+    sum of squared deviations) and returns the mean over neurons of their CV (ddof 0), over
+    neurons with at least 2 intervals and a positive mean; NaN if none. The spikes come in
+    time order (SpikeWindows hands them so); were they not, they are taken in stable time
+    order (each neuron's spikes by time, as isi_cv sorts them)."""
+    ordered = True
+    for k in range(1, t.shape[0]):
+        if t[k] < t[k - 1]:
+            ordered = False
+            break
+    order = np.arange(t.shape[0]) if ordered else np.argsort(t, kind="mergesort")
+    for q in range(order.shape[0]):
+        k = order[q]
+        j = col[k]
+        if not np.isnan(last[j]):
+            x = t[k] - last[j]
+            c[j] += 1.0
+            d = x - mean[j]
+            mean[j] += d / c[j]
+            m2[j] += d * (x - mean[j])
+        last[j] = t[k]
+    tot = 0.0
+    m = 0
+    for j in range(c.shape[0]):
+        if c[j] >= 2.0 and mean[j] > 0.0:
+            tot += np.sqrt(m2[j] / c[j]) / mean[j]
+            m += 1
+    return tot / m if m else np.nan
+
+
+@njit(cache=True, nogil=True)
+def _fano_chi(counts):  # pragma: no cover - compiled
+    """(total count, mean Fano factor over neurons that fired, Golomb's χ) of a (bins ×
+    neurons) count matrix in one pass, from exact integer sums (the definitions of
+    engine.analysis.fano_factor and golomb_chi, ddof 0): per neuron j, B² var_j = B Σc² − (Σc)²;
+    with r_k the row sums, B² n² var_k(A_k) = B Σr² − (Σr)², so χ² = (B Σr² − (Σr)²) /
+    (n Σ_j B² var_j), rounded once."""
+    nb, n = counts.shape
+    s1 = np.zeros(n, np.int64)
+    s2 = np.zeros(n, np.int64)
+    r1 = 0
+    r2 = 0
+    for k in range(nb):
+        row = 0
+        for j in range(n):
+            v = np.int64(counts[k, j])
+            s1[j] += v
+            s2[j] += v * v
+            row += v
+        r1 += row
+        r2 += row * row
+    ff = 0.0
+    m = 0
+    vnum = 0  # Σ_j B² var_j
+    for j in range(n):
+        q = nb * s2[j] - s1[j] * s1[j]
+        vnum += q
+        if s1[j] > 0:
+            ff += (q / (nb * nb)) / (s1[j] / nb)
+            m += 1
+    fano = ff / m if m else np.nan
+    if nb == 0 or vnum <= 0:
+        return r1, fano, np.nan
+    return r1, fano, np.sqrt((nb * r2 - r1 * r1) / (n * float(vnum)))

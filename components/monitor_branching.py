@@ -53,10 +53,16 @@ class BranchingMonitor(SlidingAnalysisMonitor):
         b.node_info[node.id].update(recurrent=proj.id)
 
     @classmethod
+    def layout(cls, node, sim):
+        # the ratio needs only A(t): one summed column, not a bins × neurons matrix; the events
+        # only for NALSM's factor
+        return True, sim.plan.node_info[node.id].get("recurrent") is not None
+
+    @classmethod
     def measure(cls, node, sim, state, counts, events, t_end_ms):
         from engine.analysis import branching_factor_nalsm, branching_ratio
 
-        activity = counts.sum(axis=1)
+        activity = counts[:, 0]
         ratio = float(branching_ratio(activity)) if activity.any() and activity.std() > 0 else np.nan
         nalsm = np.nan
         proj = sim.plan.node_info[node.id].get("recurrent")
@@ -68,5 +74,5 @@ class BranchingMonitor(SlidingAnalysisMonitor):
             t, i = events
             t0 = t_end_ms - counts.shape[0] * state.windows.bin_steps * sim.dt
             with np.errstate(all="ignore"):
-                nalsm = float(branching_factor_nalsm(t, i, pre, post, counts.shape[1], t0, t_end_ms))
+                nalsm = float(branching_factor_nalsm(t, i, pre, post, len(state.windows.kept), t0, t_end_ms))
         return {"ratio": ratio, "nalsm": nalsm}

@@ -34,12 +34,17 @@ class EntropyMonitor(SlidingAnalysisMonitor):
     correction = Choice("miller_madow", objects=["miller_madow", "none"], live=False, doc="bias correction")
 
     @classmethod
+    def layout(cls, node, sim):
+        return False, False  # per-neuron counts, no events
+
+    @classmethod
     def measure(cls, node, sim, state, counts, events, t_end_ms):
-        from engine.analysis import word_counts, word_entropy
+        from engine.analysis import word_counts
+        from engine.analysis.entropy import _entropy_of_counts
 
         binary = counts > 0
         if binary.shape[1] == 0:
             return {"entropy_bits": np.nan, "samples_per_word": np.nan}
-        distinct = len(word_counts(binary))
-        return {"entropy_bits": float(word_entropy(binary, correction=node.values["correction"])),
-                "samples_per_word": binary.shape[0] / max(distinct, 1)}
+        wc = word_counts(binary)  # once for both values (word_entropy would count them again)
+        return {"entropy_bits": _entropy_of_counts(wc, node.values["correction"]),
+                "samples_per_word": binary.shape[0] / max(len(wc), 1)}

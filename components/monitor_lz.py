@@ -30,11 +30,12 @@ class LempelZivMonitor(SlidingAnalysisMonitor):
     max_neurons = Int(500, bounds=(1, None), live=False, doc="analyse at most this many neurons (fixed random subset)")
 
     @classmethod
-    def measure(cls, node, sim, state, counts, events, t_end_ms):
-        from engine.analysis import lz76_per_neuron, lz76_population
+    def layout(cls, node, sim):
+        return False, False  # per-neuron counts, no events
 
-        binary = (counts > 0).astype(np.uint8)
-        if binary.shape[1] == 0:
-            return {"population": np.nan, "neuron_mean": np.nan}
-        return {"population": float(lz76_population(binary)),
-                "neuron_mean": float(np.mean(lz76_per_neuron(binary)))}
+    @classmethod
+    def measure(cls, node, sim, state, counts, events, t_end_ms):
+        from engine.analysis.lz import lz76_window
+
+        pop, mean = lz76_window(counts)
+        return {"population": pop, "neuron_mean": mean}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 
@@ -92,6 +93,40 @@ class WeightGeometryMonitor(NodeType):
         return out
 
 
+class _Memo:
+    """What a monitor's run state derives from the connectivity, the seed and its own
+    parameters (the sampled rows), and from the first snapshot (reference basis, histogram
+    edges, first values and views): kept across resets of the same simulation, so a run
+    that starts from the same connectivity and weights (every reset of a static network)
+    does not recompute them. Reused only after checking its inputs by value (key, CSR
+    pointers and targets, first weights), so an edit of the connectivity, the seed, the
+    parameters or the initial weights is never answered from a stale entry."""
+
+    __slots__ = ("key", "indptr", "post", "rows", "sel", "r", "c", "flat", "first")
+
+    def matches(self, key, indptr, post) -> bool:
+        return self.key == key and np.array_equal(self.indptr, indptr) and np.array_equal(self.post, post)
+
+
+# simulation -> {monitor node id: _Memo}; weak, so a dropped simulation takes its entries along
+_MEMOS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MEMO_LOCK = threading.Lock()
+
+
+def _owned(w) -> np.ndarray:
+    """w itself if nothing can change it later (a read-only array owning its data, as the
+    run loop hands out), else a copy."""
+    w = np.asarray(w)
+    if w.flags.writeable or w.base is not None:
+        w = w.copy()
+        w.flags.writeable = False
+    return w
+
+
+def _copy_views(views: dict) -> dict:
+    return {name: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in d.items()} for name, d in views.items()}
+
+
 class _GeomState:
     def __init__(self, node, sim, names):
         v = node.values
@@ -104,6 +139,7 @@ class _GeomState:
         self.rows = None
         self._last_w = None
         self._last_vals: dict = {}
+        self._memo: _Memo | None = None
 
     def setup(self) -> None:
         """The sampled rows (reading the connectivity): on the analysis thread, at the first snapshot."""
@@ -112,28 +148,44 @@ class _GeomState:
         node, sim = self._setup_args
         v = node.values
         info = sim.plan.node_info[self.proj]
-        pre, post, _ = sim.connectivity(self.proj)
+        B = sim.plan.buffers  # CSR by presynaptic neuron: only the sampled rows' synapses are needed
+        indptr, post = B[f"{self.proj}.indptr"], B[f"{self.proj}.post"]
         n_post, self.n_pre = info["n_post"], info["n_pre"]
-        k = min(n_post, int(v["max_rows"]))
-        if k < n_post:
-            key = rng.node_key(sim.seed, node.id, "rows")
-            rows = np.sort(np.argsort(rng.uniform_np(key, 0, np.arange(n_post)), kind="stable")[:k])
-        else:
-            rows = np.arange(n_post)
-        self.rows = rows
-        row_of = np.full(n_post, -1, np.int64)
-        row_of[rows] = np.arange(k)
-        r = row_of[post]
-        self.sel = np.nonzero(r >= 0)[0]
-        self.r, self.c = r[self.sel], pre[self.sel]
-        self.flat = self.r * self.n_pre + self.c
         self.ref_rank = int(v["ref_rank"])
         self.spectrum_size = int(v["spectrum_size"])
         self.W0 = self.Wprev = self.basis = self.edges = None
+        key = (sim.seed, int(v["max_rows"]), self.ref_rank, self.spectrum_size, int(n_post), int(self.n_pre))
+        with _MEMO_LOCK:
+            memo = _MEMOS.setdefault(sim, {}).get(node.id)
+        if memo is not None and memo.matches(key, indptr, post):
+            self.rows, self.sel, self.r, self.c, self.flat = memo.rows, memo.sel, memo.r, memo.c, memo.flat
+            self._memo = memo
+            return
+        k = min(n_post, int(v["max_rows"]))
+        if k < n_post:
+            rkey = rng.node_key(sim.seed, node.id, "rows")
+            rows = np.sort(np.argsort(rng.uniform_np(rkey, 0, np.arange(n_post)), kind="stable")[:k])
+        else:
+            rows = np.arange(n_post)
+        row_of = np.full(n_post, -1, np.int64)
+        row_of[rows] = np.arange(k)
+        r = row_of[post]
+        sel = np.nonzero(r >= 0)[0]
+        # the presynaptic neuron of each selected synapse, from the CSR row pointers
+        r, c = r[sel], np.searchsorted(indptr, sel, side="right") - 1
+        memo = _Memo()
+        memo.key, memo.indptr, memo.post = key, np.array(indptr, copy=True), np.array(post, copy=True)
+        memo.rows, memo.sel, memo.r, memo.c, memo.flat = rows, sel, r, c, r * self.n_pre + c
+        memo.first = None
+        with _MEMO_LOCK:
+            _MEMOS.setdefault(sim, {})[node.id] = memo  # a whole new entry: readers never see half of one
+        self.rows, self.sel, self.r, self.c, self.flat = memo.rows, memo.sel, memo.r, memo.c, memo.flat
+        self._memo = memo
 
     def analyse(self, t_ms, w) -> None:
         self.setup()
-        if self._last_w is not None and np.array_equal(w, self._last_w):
+        if self._last_w is not None and (w is self._last_w or np.array_equal(w, self._last_w)):
+            # (the run loop hands out the same read-only array while the weights are unchanged)
             # unchanged weights (a static projection, or between plasticity updates): the same
             # geometry, no weight change to project (cosine undefined), nothing new to draw
             vals = dict(self._last_vals, subspace_cosine=np.nan)
@@ -158,18 +210,45 @@ class _GeomState:
         return csr_matrix((np.asarray(w, np.float64)[self.sel], (self.r, self.c)), shape=(len(self.rows), self.n_pre))
 
     def snapshot(self, t_ms, w) -> dict:
+        if self.W0 is None:
+            first = self._memo.first if self._memo is not None else None
+            if first is not None and (w is first[0] or np.array_equal(w, first[0])):
+                return self._restore_first(t_ms, first)
+            out = self._snapshot(t_ms, w)
+            if self._memo is not None:
+                self._memo.first = (_owned(w), self.W0, self.basis, self.edges, self.last_s.copy(),
+                                    dict(self._last_vals), _copy_views(out))
+            return out
+        return self._snapshot(t_ms, w)
+
+    def _restore_first(self, t_ms, first) -> dict:
+        """The first snapshot of an earlier run of the same connectivity and weights: its
+        state, values and views as computed then (the same arrays, bit for bit)."""
+        _, S, self.basis, self.edges, s, vals, views = first
+        self.W0 = self.Wprev = S  # sparse matrices are never changed in place
+        self.last_s = s.copy()
+        vals = dict(vals)
+        self.traces.add(t_ms, vals)
+        self._last_vals = vals
+        return _copy_views(views)
+
+    def _snapshot(self, t_ms, w) -> dict:
         from scipy.sparse.linalg import norm as spnorm
 
         from engine.analysis import effective_rank
 
         S = self.sparse(w)
         G = (S @ S.T).toarray()
-        s = np.sqrt(np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None))
+        if self.W0 is None:  # one eigendecomposition gives the spectrum and the reference basis
+            lam_all, U_all = np.linalg.eigh(G)
+        else:
+            lam_all = np.linalg.eigvalsh(G)
+        s = np.sqrt(np.clip(lam_all[::-1], 0.0, None))
         self.last_s = s
         if self.W0 is None:
             self.W0 = S
-            lam, U = np.linalg.eigh(G)  # top right singular vectors: V_k = Wᵀ U_k / s_k (orthonormal)
-            lam, U = lam[::-1][: self.ref_rank], U[:, ::-1][:, : self.ref_rank]
+            # top right singular vectors: V_k = Wᵀ U_k / s_k (orthonormal)
+            lam, U = lam_all[::-1][: self.ref_rank], U_all[:, ::-1][:, : self.ref_rank]
             keep = lam > 1e-12 * max(lam[0], 1e-300) if len(lam) else lam > 0
             self.basis = np.asarray(S.T @ U[:, keep]) / np.sqrt(lam[keep])  # n_pre × k
             lo, hi = (float(np.min(w)), float(np.max(w))) if len(w) else (0.0, 1.0)

@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 import panel as pn
+from numba import njit
 from bokeh.events import RangesUpdate, Reset, SelectionGeometry
 from bokeh.models import BoxSelectTool, ColorBar, PrintfTickFormatter, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
 from bokeh.palettes import Category10_10, Greys256, Viridis256
@@ -61,6 +62,19 @@ class Card:
 
     def refresh(self, now_ms: float) -> None:  # pragma: no cover - overridden
         pass
+
+
+@njit(cache=True, nogil=True)
+def _bin_spikes(img, total, t_ms, i, bin_ms, group, after_bin):  # pragma: no cover - compiled
+    """Adds each spike to its (row group, time bin) pixel of the ring image and to its bin's
+    total; spikes in bins <= ``after_bin`` (scrolled out) are left out."""
+    nb = img.shape[1]
+    for k in range(t_ms.shape[0]):
+        b = np.int64(t_ms[k] // bin_ms)
+        if b > after_bin:
+            col = b % nb
+            img[i[k] // group, col] += 1.0
+            total[col] += 1.0
 
 
 class RasterCard(Card):
@@ -108,17 +122,16 @@ class RasterCard(Card):
             if end_bin - self.last_bin >= self.bins:
                 self.img[:] = 0
                 self.total_bins[:] = 0
-            else:
-                for b in range(self.last_bin + 1, end_bin + 1):
-                    self.img[:, b % self.bins] = 0
-                    self.total_bins[b % self.bins] = 0
+            elif end_bin > self.last_bin:
+                new = np.arange(self.last_bin + 1, end_bin + 1) % self.bins
+                self.img[:, new] = 0
+                self.total_bins[new] = 0
             self.last_bin = max(self.last_bin, end_bin)
             if len(t_ms):
-                b = (t_ms // self.bin).astype(np.int64)
-                keep = b > end_bin - self.bins
-                b, ii = b[keep], i[keep]
-                np.add.at(self.img, (ii // self.group, b % self.bins), 1.0)
-                np.add.at(self.total_bins, b % self.bins, 1.0)
+                # on the simulation thread, between kernel calls: compiled and without the GIL
+                # (np.add.at took ~2 ms per chunk of COBA's excitatory spikes, 10 % of a live run)
+                _bin_spikes(self.img, self.total_bins, np.asarray(t_ms, np.float64), np.asarray(i, np.int64),
+                            float(self.bin), int(self.group), end_bin - self.bins)
                 if self.points:
                     self.pending_pts.append((t_ms, i))
             self.dirty = True

@@ -16,12 +16,12 @@ from .dse import diffusion_spectral_entropy, diffusion_spectral_mutual_informati
 from .entropy import entropy_reliability, word_counts, word_entropy, words
 from .geometry import (effective_rank, kernel_alignment, rdm, singular_values, subspace_cosine, top_components,
                        weight_drift, weight_histogram)
-from .lz import lz76, lz76_normalized, lz76_per_neuron, lz76_population
+from .lz import lz76, lz76_normalized, lz76_per_neuron, lz76_population, lz76_window
 
 __all__ = [
     "bin_counts", "population_rate", "isi_cv", "fano_factor", "synchrony", "golomb_chi",
     "words", "word_counts", "word_entropy", "entropy_reliability",
-    "lz76", "lz76_normalized", "lz76_population", "lz76_per_neuron",
+    "lz76", "lz76_normalized", "lz76_population", "lz76_per_neuron", "lz76_window",
     "branching_ratio", "branching_factor_nalsm",
     "diffusion_spectral_entropy", "diffusion_spectral_mutual_information",
     "singular_values", "effective_rank", "top_components", "subspace_cosine", "weight_drift",

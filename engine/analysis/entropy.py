@@ -72,7 +72,11 @@ def word_entropy(binary, correction="miller_madow") -> float:
     """
     if correction not in _CORRECTIONS:
         raise ValueError(f"correction must be one of {_CORRECTIONS}, got {correction!r}")
-    counts = word_counts(binary)
+    return _entropy_of_counts(word_counts(binary), correction)
+
+
+def _entropy_of_counts(counts: np.ndarray, correction: str) -> float:
+    """The estimate of :func:`word_entropy` from the distinct words' counts."""
     n_samples = float(counts.sum())
     p = counts / n_samples
     h = float(-np.sum(p * np.log2(p)))

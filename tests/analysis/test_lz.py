@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from engine.analysis import lz76, lz76_normalized, lz76_per_neuron, lz76_population
-from engine.analysis.lz import _lz76_ks, _lz76_sam
+from engine.analysis import lz76, lz76_normalized, lz76_per_neuron, lz76_population, lz76_window
+from engine.analysis.lz import _lz76_gaps, _lz76_ks, _lz76_sam
 
 
 @pytest.fixture
@@ -41,6 +41,52 @@ def test_suffix_automaton_equals_kaspar_schuster_scan():
     # the two exact implementations (used below/above 256 symbols) agree everywhere, including long inputs
     for x in random_sequences(2, [1, 2, 3, 7, 64, 300, 3000, 20_000], 15):
         assert _lz76_sam(x) == _lz76_ks(x)
+
+
+def structured_sequences(seed, count):
+    """Sparse, periodic, bursty and complemented sequences: the run-length parse's hard cases
+    (equal gaps, long common block prefixes, the last block, the rarer symbol being 0)."""
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        n = int(rng.integers(1, 400))
+        kind = k % 6
+        if kind == 0:
+            x = (rng.random(n) < rng.random()).astype(np.uint8)
+        elif kind == 1:
+            x = (rng.random(n) < 0.03).astype(np.uint8)
+        elif kind == 2:  # periodic, sometimes with one flipped symbol
+            x = np.zeros(n, np.uint8)
+            x[::int(rng.integers(1, 20))] = 1
+            if rng.random() < 0.5:
+                x[rng.integers(0, n)] ^= 1
+        elif kind == 3:  # a short random motif repeated
+            x = np.resize((rng.random(int(rng.integers(1, 12))) < 0.3).astype(np.uint8), n)
+        elif kind == 4:  # a few isolated symbols, or their complement
+            x = np.zeros(n, np.uint8)
+            x[rng.integers(0, n, size=int(rng.integers(0, 4)))] = 1
+            if rng.random() < 0.3:
+                x = 1 - x
+        else:  # bursts: runs of ones
+            x = np.kron((rng.random(max(1, n // 5)) < 0.1), np.ones(5, dtype=np.int64)).astype(np.uint8)[:n]
+        yield x
+
+
+def test_run_length_parse_equals_the_scan_and_the_automaton():
+    # exact on every input it accepts (the budget is unlimited here, so it accepts all of them)
+    for x in structured_sequences(3, 6000):
+        c = _lz76_gaps(x, 10**12)
+        assert c == _lz76_ks(x) == _lz76_sam(x), x.tolist()
+    for x in random_sequences(4, [1000, 20_000], 10):
+        assert _lz76_gaps(x, 10**12) == _lz76_sam(x)
+
+
+def test_run_length_parse_gives_up_on_dense_input_and_the_count_stays_exact():
+    rng = np.random.default_rng(5)
+    dense = (rng.random(20_000) < 0.5).astype(np.uint8)
+    assert _lz76_gaps(dense, 4 * dense.size + 64) == -1  # too many candidates: falls back
+    assert lz76(dense) == _lz76_sam(dense)
+    sparse = (rng.random(100_000) < 0.02).astype(np.uint8)
+    assert _lz76_gaps(sparse, 4 * sparse.size + 64) == _lz76_sam(sparse)  # spike trains stay on the fast path
 
 
 @pytest.mark.peer
@@ -104,3 +150,13 @@ def test_bad_input():
         lz76_population(np.zeros(10))
     with pytest.raises(ValueError, match="^binary_matrix"):
         lz76_per_neuron(np.zeros((0, 4)))
+
+
+def test_window_helper_equals_the_population_and_per_neuron_functions():
+    rng = np.random.default_rng(6)
+    for p in (0.0, 0.02, 0.3):
+        counts = rng.poisson(p, (200, 50)).astype(np.int32)
+        pop, mean = lz76_window(counts)
+        assert pop == lz76_population(counts > 0)
+        assert mean == float(np.mean(lz76_per_neuron(counts > 0)))
+    assert np.isnan(lz76_window(np.zeros((10, 0)))[0])

@@ -236,3 +236,60 @@ def test_nwb_export_reads_back_with_the_same_content(ran, tmp_path):
         st = sim.state("exc_v")
         np.testing.assert_array_equal(mod["exc_v.v"].data[:], st["v"])
         assert json.loads(f.notes) == json.loads(sim.design.to_json())
+
+
+@pytest.mark.parametrize("precision, tol", [("float64", 1e-12), ("float32", 1e-4)])
+def test_dse_is_the_function_on_the_binned_spikes(precision, tol):
+    """Each DSE value is diffusion_spectral_entropy of the newest n_samples spike-count
+    vectors (2-ms windows, the kept neurons), whatever the chunk size. float64 is the
+    function itself (rel 1e-12); float32 eigenvalues carry ~1e-7 absolute errors, which
+    move a 5-bit DSE by ~1e-6 bits (tolerance 1e-4 bits)."""
+    from engine.analysis import diffusion_spectral_entropy
+    d = coba_with_monitors(400, dse={"precision": precision})
+    d["nodes"].append(node("sp", "monitor.spikes"))
+    d["edges"].append({"id": "m-sp", "source": "exc", "sourceHandle": "spikes", "target": "sp",
+                       "targetHandle": "spikes"})
+    for chunk in (100.0, 7.3):
+        sim = Simulation(d, chunk_ms=chunk)
+        sim.run(2000.0)
+        dn = sim.graph.nodes["dse"]
+        a = dn.type.arrays(dn, sim)
+        kept = dn.type.state(dn, sim).windows.kept
+        np.testing.assert_allclose(a["t_ms"], [1000.0, 2000.0])
+        t, i = sim.spikes("sp")
+        col = np.full(320, -1)
+        col[kept] = np.arange(len(kept))
+        wins = np.rint(t / sim.dt).astype(int) // 20
+        for t_end, got in zip(a["t_ms"], a["dse_bits"]):
+            w1 = int(round(t_end / 2.0))
+            m = (wins >= w1 - 500) & (wins < w1) & (col[i] >= 0)
+            X = np.zeros((500, len(kept)))
+            np.add.at(X, (wins[m] - (w1 - 500), col[i[m]]), 1.0)
+            want = diffusion_spectral_entropy(X, sigma=4.0)
+            assert got == pytest.approx(want, rel=tol if precision == "float64" else 0, abs=tol if precision == "float32"
+                                        else 0), (precision, chunk, t_end)
+
+
+def test_analysis_monitors_of_one_source_share_one_kernel_recorder(ran):
+    sim, _ = ran
+    recs = [r for r in sim.plan.recorders if r.info.get("source") == "exc"]
+    own = [r for r in recs if r.kind == "spikes" and not r.info.get("keep", True)]
+    aliases = [r for r in recs if r.kind == "spikes_alias"]
+    assert len(own) == 1 and len(aliases) == 4  # act records; ent, lz, br and dse read its arrays
+    assert {r.info["owner"] for r in aliases} == {own[0].node}
+
+
+def test_activity_window_values_are_the_functions_on_the_binned_spikes(ran):
+    """Fano factor and Golomb's χ per 100-ms window (20 bins of 5 ms) equal
+    engine.analysis.fano_factor / golomb_chi on the recorded spikes to 1e-12 (the monitor's
+    compiled pass sums integer counts exactly; only the final divisions round)."""
+    from engine.analysis import fano_factor, golomb_chi
+    sim, _ = ran
+    a = _arrays(sim)["act"]
+    t, i = sim.spikes("exc")
+    for k, t_end in enumerate(a["t_ms"]):
+        m = (t >= t_end - 100.0) & (t < t_end)
+        counts = np.zeros((20, 320), np.int32)
+        np.add.at(counts, (((t[m] - (t_end - 100.0)) / 5.0 + 1e-9).astype(int), i[m]), 1)
+        assert a["fano"][k] == pytest.approx(np.nanmean(fano_factor(counts)), rel=1e-12)
+        assert a["synchrony"][k] == pytest.approx(golomb_chi(counts), rel=1e-12)
