@@ -323,7 +323,9 @@ def _sweep_cli(*args, **kw):
 
 
 def test_killing_the_whole_sweep_then_rerunning_recomputes_only_missing_points(tmp_path):
-    d = sweep_design(duration_ms=6000.0)
+    # long enough points (~0.6 s each here) that the kill lands after the first point and well
+    # before the last: with 6-s points (45 ms each) the whole sweep could end between two polls
+    d = sweep_design(duration_ms=120000.0)
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps(d))
     db = tmp_path / "cat.sqlite"
