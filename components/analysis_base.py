@@ -21,41 +21,25 @@ from numba import njit
 from engine import rng
 from engine.errors import DesignError, Problem
 from engine.params import Int, Num
+from engine.shared_setting import SharedSetting
 from engine.registry import NodeType, Port
 
 
-class _OneBlasThread:
-    """Process-wide and reference-counted: BLAS limits are global, so nested or overlapping
-    users on several threads (the analysis queue, DSE workers) keep one thread until the
-    last leaves; a per-thread context manager would restore two threads under a computation
-    still running, and make its rounding depend on timing."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.users = 0
-        self.limiter = None
-        self.controller = None
-
-    def __enter__(self):
-        with self.lock:
-            if self.users == 0:
-                if self.controller is None:
-                    from threadpoolctl import ThreadpoolController
-                    self.controller = ThreadpoolController()
-                self.limiter = self.controller.limit(limits=1)
-            self.users += 1
-        return self
-
-    def __exit__(self, *exc):
-        with self.lock:
-            self.users -= 1
-            if self.users == 0 and self.limiter is not None:
-                self.limiter.restore_original_limits()
-                self.limiter = None
-        return False
+_BLAS = {}
 
 
-_ONE_BLAS_THREAD = _OneBlasThread()
+def _blas_one_thread():
+    if "controller" not in _BLAS:
+        from threadpoolctl import ThreadpoolController
+        _BLAS["controller"] = ThreadpoolController()
+    return _BLAS["controller"].limit(limits=1)
+
+
+# process-wide and reference-counted: BLAS limits are global, so overlapping users on several
+# threads (the analysis queue, DSE workers) keep one thread until the last leaves; restoring
+# per user would put two threads back under a computation still running (and make its
+# rounding depend on timing)
+_ONE_BLAS_THREAD = SharedSetting(_blas_one_thread, lambda limiter: limiter.restore_original_limits())
 
 
 def one_blas_thread():
@@ -233,9 +217,6 @@ class Worker:
 
     def __init__(self):
         self.jobs: list[list] = []  # [tag, thread, result box]
-
-    def busy(self) -> bool:
-        return any(th.is_alive() for _, th, _ in self.jobs)
 
     def in_flight(self) -> int:
         """Jobs running or waiting to run."""

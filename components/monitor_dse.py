@@ -8,7 +8,7 @@ from numba import njit
 from engine.params import Choice, Int, Num
 from engine.registry import register
 
-from .analysis_base import SpikeAnalysisMonitor, Worker, trace_views
+from .analysis_base import SpikeAnalysisMonitor, Worker, _kept_steps, trace_views
 
 
 @register
@@ -63,11 +63,8 @@ class DSEMonitor(SpikeAnalysisMonitor):
         simulated second) by one compiled pass; the windows are the base class's grid."""
         e, win = st.extra, st.windows
         n_done = int(round(t_end_ms / sim.dt)) // win.win_steps  # windows complete at the end of this chunk
-        if len(i):
-            wins = np.rint(np.asarray(t_ms) / sim.dt).astype(np.int64) // win.win_steps
-            cols = win.col[np.asarray(i, np.int64)]
-        else:
-            wins, cols = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        steps, cols = _kept_steps(np.asarray(t_ms, np.float64), np.asarray(i, np.int64), win.col, sim.dt)
+        wins = steps // win.win_steps
         every = float(node.values["every_ms"])
         w, k = e["w0"], 0
         while w < n_done:
@@ -118,7 +115,8 @@ def _dse(X, sigma, t, precision):
 @njit(cache=True, nogil=True)
 def _fill(ring, pos, partial, wins, cols, k, w_from, w_to):  # pragma: no cover - compiled
     """Windows w_from..w_to-1 into the ring's next rows (``partial``: spikes of window w_from
-    seen in earlier chunks); ``wins`` ascending from index k. Returns (next row, next k)."""
+    seen in earlier chunks); ``wins`` ascending from index k, ``cols`` the kept neurons'
+    columns. Returns (next row, next k)."""
     r = ring.shape[0]
     n = wins.shape[0]
     while k < n and wins[k] < w_from:
@@ -131,9 +129,7 @@ def _fill(ring, pos, partial, wins, cols, k, w_from, w_to):  # pragma: no cover 
         else:
             row[:] = 0.0
         while k < n and wins[k] == w:
-            c = cols[k]
-            if c >= 0:
-                row[c] += 1.0
+            row[cols[k]] += 1.0
             k += 1
         pos = (pos + 1) % r
     return pos, k
@@ -143,6 +139,6 @@ def _fill(ring, pos, partial, wins, cols, k, w_from, w_to):  # pragma: no cover 
 def _add_partial(partial, wins, cols, k, w):  # pragma: no cover - compiled
     n = wins.shape[0]
     while k < n:
-        if wins[k] >= w and cols[k] >= 0:
+        if wins[k] >= w:
             partial[cols[k]] += 1.0
         k += 1

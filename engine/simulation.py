@@ -10,6 +10,7 @@ chunk without recompiling. Results never depend on chunk size, pauses or edit ti
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 from .design import Design, load_design
 from .errors import DesignError, DivergenceError, Problem
 from .params import check_value, meta
+from .shared_setting import SharedSetting
 from .plan import make_plan
 from .recorders import RowStore, SpikeStore
 from .validate import build_graph
@@ -45,41 +47,20 @@ def _expand(t, i, c):
     return np.repeat(t, c), np.repeat(i, c)
 
 
-class _GilHandoff:
-    """A short GIL switch interval (0.5 ms instead of CPython's 5 ms) while any simulation
-    runs, restored when the last run ends (reference-counted: several sessions of the studio
-    run at once). The kernel releases the GIL; coming back from each kernel call needs it
-    again, and another thread running Python (the studio's server refreshing plots, an
-    analysis thread, a notebook) would otherwise keep it for up to 5 ms per call: measured,
-    that alone made the kernel calls 25 % slower beside an analysis thread."""
-
-    def __init__(self, interval: float = 5e-4):
-        self.interval = interval
-        self.lock = threading.Lock()
-        self.users = 0
-        self.saved: float | None = None
-
-    def __enter__(self):
-        import sys
-        with self.lock:
-            if self.users == 0:
-                self.saved = sys.getswitchinterval()
-                if self.saved > self.interval:
-                    sys.setswitchinterval(self.interval)
-            self.users += 1
-        return self
-
-    def __exit__(self, *exc):
-        import sys
-        with self.lock:
-            self.users -= 1
-            if self.users == 0 and self.saved is not None:
-                sys.setswitchinterval(self.saved)
-                self.saved = None
-        return False
+def _short_switch_interval(interval: float = 5e-4) -> float:
+    saved = sys.getswitchinterval()
+    if saved > interval:
+        sys.setswitchinterval(interval)
+    return saved
 
 
-_GIL_HANDOFF = _GilHandoff()
+# A short GIL switch interval (0.5 ms instead of CPython's 5 ms) while any simulation runs,
+# restored when the last run ends (several sessions of the studio run at once). The kernel
+# releases the GIL; coming back from each kernel call needs it again, and another thread
+# running Python (the studio's server refreshing plots, an analysis thread, a notebook) would
+# otherwise keep it for up to 5 ms per call: measured, that alone made the kernel calls 25 %
+# slower beside an analysis thread.
+_GIL_HANDOFF = SharedSetting(_short_switch_interval, sys.setswitchinterval)
 
 
 class Simulation:
@@ -200,7 +181,7 @@ class Simulation:
         self.interrupted = False
         start_step = self.t_step
         t_run0 = time.perf_counter()
-        _GIL_HANDOFF.__enter__()
+        _GIL_HANDOFF.__enter__()  # left in the finally below
         try:
             while self.t_step < target and not self._stop.is_set():
                 self._apply_edits()
@@ -351,7 +332,7 @@ class Simulation:
                 buf, sub = self.plan.buffers[f"{r.info['source']}.w"], r.info["subset"]
                 if "full" not in r.info:  # every synapse in order: one memcpy instead of a gather
                     r.info["full"] = bool(len(sub) == len(buf) and np.array_equal(sub, np.arange(len(buf))))
-                last = q[-1][1] if q else self._last_full.get(r.node)
+                last = self._last_full.get(r.node)
                 if r.info["full"] and last is not None and np.array_equal(buf, last):
                     w = last  # unchanged weights (a static projection): the same read-only array, no copy
                 else:
