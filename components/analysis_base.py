@@ -21,33 +21,7 @@ from numba import njit
 from engine import rng
 from engine.errors import DesignError, Problem
 from engine.params import Int, Num
-from engine.shared_setting import SharedSetting
 from engine.registry import NodeType, Port
-
-
-_BLAS = {}
-
-
-def _blas_one_thread():
-    if "controller" not in _BLAS:
-        from threadpoolctl import ThreadpoolController
-        _BLAS["controller"] = ThreadpoolController()
-    return _BLAS["controller"].limit(limits=1)
-
-
-# process-wide and reference-counted: BLAS limits are global, so overlapping users on several
-# threads (the analysis queue, DSE workers) keep one thread until the last leaves; restoring
-# per user would put two threads back under a computation still running (and make its
-# rounding depend on timing)
-_ONE_BLAS_THREAD = SharedSetting(_blas_one_thread, lambda limiter: limiter.restore_original_limits())
-
-
-def one_blas_thread():
-    """BLAS/LAPACK on one thread while analysis runs beside the kernel: the simulation has
-    the other core, and a second BLAS thread would only fight the kernel for it (on 2 cores
-    an eigendecomposition with 2 BLAS threads beside a running kernel was 5-10x slower).
-    Results computed inside are therefore also independent of timing."""
-    return _ONE_BLAS_THREAD
 
 
 class Traces:
@@ -230,8 +204,7 @@ class Worker:
             if prev is not None:
                 prev.join()
             try:
-                with one_blas_thread():
-                    box["value"] = fn(*args)
+                box["value"] = fn(*args)
             except Exception as e:  # noqa: BLE001 - reported as NaN with the reason kept
                 box["value"], box["error"] = float("nan"), f"{type(e).__name__}: {e}"
 
@@ -284,8 +257,7 @@ class AnalysisQueue:
                     return
                 fn, args = item
                 if self.error is None:
-                    with one_blas_thread():
-                        fn(*args)
+                    fn(*args)
             except BaseException as e:  # noqa: BLE001 - re-raised by wait()
                 self.error = e
             finally:
@@ -306,6 +278,9 @@ class AnalysisQueue:
 
 class SpikeAnalysisMonitor(NodeType):
     """Base of the monitors that analyse a spike source window by window (not registered)."""
+
+    #: its analyses run beside the kernel: the run keeps BLAS on one thread (engine.shared_setting)
+    blas_one_thread: ClassVar[bool] = True
 
     ports = (Port("spikes", "in", "spikes", required=True, doc="spikes of the population to analyse"),)
     #: names of the traces this monitor produces (each also a "trace" view unless listed in views)

@@ -32,6 +32,7 @@ class WeightGeometryMonitor(NodeType):
     """
 
     type_key = "monitor.weight_geometry"
+    blas_one_thread = True  # its analyses run beside the kernel (see engine.shared_setting)
     ports = (Port("weights", "in", "weights", required=True, doc="projection whose weights are analysed"),)
     every_ms = Num(100.0, bounds=(0, None), inclusive=(False, True), live=False,
                    doc="snapshot interval (the default, 100 ms, is one value per headless chunk)")

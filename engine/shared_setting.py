@@ -37,3 +37,22 @@ class SharedSetting:
                 saved, self._saved = self._saved, None
                 self._restore(saved)
         return False
+
+
+_BLAS: dict = {}
+
+
+def _blas_one_thread():
+    if "controller" not in _BLAS:
+        from threadpoolctl import ThreadpoolController
+        _BLAS["controller"] = ThreadpoolController()
+    return _BLAS["controller"].limit(limits=1)
+
+
+# BLAS/LAPACK on one thread while a simulation with analysis monitors runs (entered and left
+# by the run's own thread): the kernel has the other core, and a second BLAS thread would only
+# fight it for that core (on 2 cores an eigendecomposition with 2 BLAS threads beside a running
+# kernel was 5-10x slower); analyses computed during a run therefore also round the same way
+# whatever the timing. (Left by the thread that computed under it, the limit was measured not to
+# come back with this OpenBLAS, hence the run's thread.)
+ONE_BLAS_THREAD = SharedSetting(_blas_one_thread, lambda limiter: limiter.restore_original_limits())

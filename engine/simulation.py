@@ -21,7 +21,7 @@ import numpy as np
 from .design import Design, load_design
 from .errors import DesignError, DivergenceError, Problem
 from .params import check_value, meta
-from .shared_setting import SharedSetting
+from .shared_setting import ONE_BLAS_THREAD, SharedSetting
 from .plan import make_plan
 from .recorders import RowStore, SpikeStore
 from .validate import build_graph
@@ -181,7 +181,11 @@ class Simulation:
         self.interrupted = False
         start_step = self.t_step
         t_run0 = time.perf_counter()
-        _GIL_HANDOFF.__enter__()  # left in the finally below
+        _GIL_HANDOFF.__enter__()  # both left in the finally below, by this thread
+        blas = ONE_BLAS_THREAD if any(getattr(n.type, "blas_one_thread", False) for n in self.graph.nodes.values()) \
+            else None
+        if blas is not None:
+            blas.__enter__()
         try:
             while self.t_step < target and not self._stop.is_set():
                 self._apply_edits()
@@ -224,6 +228,8 @@ class Simulation:
         finally:
             self.running = False
             _GIL_HANDOFF.__exit__(None, None, None)
+            if blas is not None:
+                blas.__exit__(None, None, None)
         return self
 
     def _flush_monitors(self) -> None:
