@@ -21,7 +21,7 @@ import numpy as np
 import panel as pn
 from numba import njit
 from bokeh.events import RangesUpdate, Reset, SelectionGeometry
-from bokeh.models import BoxSelectTool, ColorBar, PrintfTickFormatter, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
+from bokeh.models import BasicTickFormatter, BoxSelectTool, ColorBar, PrintfTickFormatter, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
 from bokeh.palettes import Category10_10, Greys256, Viridis256
 from bokeh.plotting import figure
 
@@ -42,6 +42,7 @@ def _fig(title: str, x_range, height: int = 180, y_label: str = "", **kw):
     for hook in _FIG_HOOKS:
         hook(f)
     f.xaxis.axis_label = "time (ms)"
+    f.xaxis.formatter = BasicTickFormatter(use_scientific=False)  # 112950, not 1.1295e+5, an hour in
     if y_label:
         f.yaxis.axis_label = y_label
     f.title.text_font_size = "11px"
@@ -49,8 +50,41 @@ def _fig(title: str, x_range, height: int = 180, y_label: str = "", **kw):
     return f
 
 
+class AutoY:
+    """A y range set by the server from the data it sends, with some slack.
+
+    Bokeh's ``DataRange1d`` is computed in the browser and sent back to the server whenever it
+    moves: with data changing five times a second that was one round trip per figure and
+    update, and a second repaint of the figure. This range changes only when the data leaves
+    it or fills less than ``shrink`` of it, and stops following once the user zooms or pans
+    (``frozen``) until the plots follow the running time again."""
+
+    def __init__(self, pad: float = 0.1, shrink: float = 0.35, floor: float | None = None):
+        self.range = Range1d(0.0, 1.0)
+        self.pad, self.shrink, self.floor = pad, shrink, floor
+        self.frozen = False
+        self._set = False
+
+    def update(self, lo: float, hi: float) -> None:
+        if self.frozen or not (np.isfinite(lo) and np.isfinite(hi)):
+            return
+        if self.floor is not None:
+            lo = min(lo, self.floor)
+        span = hi - lo
+        if span <= 0:
+            span = max(abs(hi), 1.0) * 0.1
+        a, b = self.range.start, self.range.end
+        if self._set and a <= lo and hi <= b and (hi - lo) >= self.shrink * (b - a):
+            return
+        start = lo if self.floor is not None and lo >= self.floor else lo - self.pad * span
+        self.range.update(start=float(start), end=float(hi + self.pad * span))
+        self._set = True
+
+
 class Card:
     """A titled plot card belonging to one or more canvas nodes."""
+
+    follow = True  # the plots follow the running time (LivePlots sets it before each refresh)
 
     def __init__(self, key: str, nodes: set[str], body, title: str):
         self.key = key
@@ -106,6 +140,7 @@ class RasterCard(Card):
             self.src = ColumnDataSource({"image": [np.zeros((2, 2), np.uint8)], "x": [0.0], "y": [0.0],
                                          "dw": [window_ms], "dh": [float(n)]}, name=f"gf-raster-{monitor}")
             f.image("image", source=self.src, x="x", y="y", dw="dw", dh="dh", color_mapper=self.mapper)
+            f.grid.visible = False  # under the opaque image: never seen, but drawn at every update
         f.add_tools(BoxSelectTool(dimensions="height"))
         self.sel_src = ColumnDataSource({"left": [], "right": [], "bottom": [], "top": []})
         f.quad(left="left", right="right", bottom="bottom", top="top", source=self.sel_src, fill_alpha=0.12,
@@ -188,12 +223,18 @@ class RasterCard(Card):
 class RatesCard(Card):
     """Population rates of every spiking population (from rasters where monitored, else chunk counts)."""
 
-    def __init__(self, key, pops: dict[str, int], rasters: dict[str, RasterCard], x_range):
+    def __init__(self, key, pops: dict[str, int], rasters: dict[str, RasterCard], x_range, window_ms: float = 1000.0):
         self.pops = pops
+        self.window = window_ms
         self.rasters = rasters
         self.lock = threading.Lock()
         self.counts: dict[str, list] = {p: [] for p in pops if p not in rasters}
-        f = _fig("population rates", x_range, height=170, y_label="rate (Hz)")
+        # what the browser holds per population: the newest points, streamed (see refresh)
+        self.keep = {p: (rasters[p].bins if p in rasters else 2000) for p in pops}
+        self.sent = {p: -math.inf for p in pops}
+        self.shown = {p: (np.zeros(0), np.zeros(0)) for p in pops}
+        self.auto = AutoY(floor=0.0)
+        f = _fig("population rates", x_range, height=170, y_label="rate (Hz)", y_range=self.auto.range)
         self.srcs = {}
         for k, p in enumerate(pops):
             src = ColumnDataSource({"t": [], "r": []})
@@ -214,17 +255,31 @@ class RatesCard(Card):
                     del self.counts[p][:-2000]
 
     def refresh(self, now_ms: float) -> None:
+        """Stream the points completed since the last refresh. Replacing the whole series made
+        Bokeh rebuild the legend (DOM nodes and canvases) and re-lay out the figure each time."""
+        top = 0.0
         for p, src in self.srcs.items():
             if p in self.rasters:
                 t, r = self.rasters[p].rates()
-                if len(t) and len(t) > 1:
-                    t, r = t[:-1], r[:-1]  # the newest bin is still filling
+                t, r = t[:-1], r[:-1]  # the newest bin is still filling
             else:
                 with self.lock:
                     pts = list(self.counts[p])
-                t = np.array([x for x, _ in pts])
-                r = np.array([y for _, y in pts])
-            src.data = {"t": t, "r": r}
+                t = np.array([x for x, _ in pts], float)
+                r = np.array([y for _, y in pts], float)
+            new = t > self.sent[p]
+            if new.any():
+                tn, rn = t[new], r[new]
+                src.stream({"t": tn, "r": rn}, rollover=self.keep[p])
+                self.sent[p] = float(tn[-1])
+                st, sr = self.shown[p]
+                self.shown[p] = (np.concatenate([st, tn])[-self.keep[p]:], np.concatenate([sr, rn])[-self.keep[p]:])
+            st, sr = self.shown[p]
+            visible = sr[st >= now_ms - self.window]
+            if len(visible):
+                top = max(top, float(np.nanmax(visible)))
+        self.auto.frozen = not self.follow
+        self.auto.update(0.0, top if top > 0 else 1.0)
 
 
 class TraceCard(Card):
@@ -242,8 +297,11 @@ class TraceCard(Card):
         self.renderers: dict[str, list] = {}
         self.k = min(len(self.neurons), 20)  # lines drawn: the first 20 recorded neurons
         self.src = ColumnDataSource({"t": [], **{f"{v}_{k}": [] for v in variables for k in range(self.k)}})
+        self.auto = {v: AutoY() for v in variables}
+        self.shown: dict[str, np.ndarray] = {v: np.zeros((0, self.k), np.float32) for v in variables}
         for v in variables:
-            f = _fig(f"{monitor}: {v} of {source}", x_range, height=150, y_label=f"{v} ({units.get(v, '')})")
+            f = _fig(f"{monitor}: {v} of {source}", x_range, height=150, y_label=f"{v} ({units.get(v, '')})",
+                     y_range=self.auto[v].range)
             rs = []
             for c in range(self.k):
                 rs.append(f.line("t", f"{v}_{c}", source=self.src, color=Category10_10[c % 10], line_width=1.2,
@@ -271,7 +329,9 @@ class TraceCard(Card):
             self.dirty = True
 
     def refresh(self, now_ms: float) -> None:
-        """Send only the new samples (streamed, rolled over at the window), at most ~800 per window."""
+        """Send only the new samples of the visible window (streamed, rolled over at the window),
+        at most ~800 per window, values as float32: a fast run hands in many windows between
+        two refreshes, and all but the newest would roll out of the browser's data at once."""
         with self.lock:
             if not self.dirty:
                 return
@@ -287,16 +347,26 @@ class TraceCard(Card):
             self.stride = max(1, int(round(self.window / 800.0 / max(dt, 1e-9))))
             self.rollover = int(self.window / (dt * self.stride)) + 1
         t_all = np.concatenate([self.carry_t, t]) if len(self.carry_t) else t
-        keep_idx = np.arange(self.phase, len(t_all), self.stride)
+        x_all = {v: (np.concatenate([self.carry_v[v], vals[v]]) if len(self.carry_t) else vals[v])
+                 for v in self.variables}
+        first = self.phase
+        span = self.stride * self.rollover
+        if len(t_all) - first > span:  # older samples would roll out at once: skip them, keeping the stride
+            first += (len(t_all) - first - span) // self.stride * self.stride
+        keep_idx = np.arange(first, len(t_all), self.stride)
         data = {"t": t_all[keep_idx]}
         for v in self.variables:
-            x = np.concatenate([self.carry_v[v], vals[v]]) if len(self.carry_t) else vals[v]
+            x = x_all[v][keep_idx].astype(np.float32)
             for c in range(self.k):
-                data[f"{v}_{c}"] = x[keep_idx, c]
-        nxt = keep_idx[-1] + self.stride if len(keep_idx) else self.phase
+                data[f"{v}_{c}"] = np.ascontiguousarray(x[:, c])
+            shown = np.concatenate([self.shown[v], x])[-self.rollover:] if len(self.shown[v]) else x[-self.rollover:]
+            self.shown[v] = shown
+            self.auto[v].frozen = not self.follow
+            if shown.size:
+                self.auto[v].update(float(np.nanmin(shown)), float(np.nanmax(shown)))
+        nxt = keep_idx[-1] + self.stride if len(keep_idx) else first
         self.carry_t = t_all[nxt:] if nxt < len(t_all) else t_all[:0]
-        self.carry_v = {v: (np.concatenate([self.carry_v[v], vals[v]]) if len(self.carry_v[v]) else vals[v])[nxt:]
-                        for v in self.variables}
+        self.carry_v = {v: x_all[v][nxt:] for v in self.variables}
         self.phase = 0
         if len(data["t"]):
             self.src.stream(data, rollover=self.rollover)
@@ -407,8 +477,9 @@ class WeightCard(Card):
 class GenericCard(Card):
     """Views declared by a monitor type: trace, scalar, histogram or image."""
 
-    def __init__(self, key, monitor: str, views: list[dict], x_range):
+    def __init__(self, key, monitor: str, views: list[dict], x_range, window_ms: float = 1000.0):
         self.lock = threading.Lock()
+        self.window = window_ms
         self.views = views
         self.pending: list = []
         self.items = {}
@@ -417,11 +488,13 @@ class GenericCard(Card):
             kind, name = v["kind"], v["name"]
             title = f"{monitor}: {v.get('title', name)}"
             if kind == "trace":
-                f = _fig(title, x_range, height=150, y_label=v.get("y_label", name))
+                auto = AutoY()
+                f = _fig(title, x_range, height=150, y_label=v.get("y_label", name), y_range=auto.range)
                 src = ColumnDataSource({"t": [], "y": []}, name=f"gf-trace-{monitor}-{name}")
                 f.line("t", "y", source=src, line_width=1.5, color="#1565c0")
                 f.scatter("t", "y", source=src, size=4, color="#1565c0")  # sparse traces show from the first point
-                self.items[name] = ("trace", src, None)
+                # what the browser holds (for the y range): (t, y), at most TRACE_POINTS
+                self.items[name] = ("trace", src, [auto, np.zeros(0), np.zeros(0)])
                 objs.append(pn.pane.Bokeh(f, sizing_mode="stretch_width"))
             elif kind == "scalar":
                 ind = pn.indicators.Number(label=title, value=0.0, format="{value:.4g}", font_size="20pt",
@@ -450,6 +523,7 @@ class GenericCard(Card):
     def refresh(self, now_ms: float) -> None:
         with self.lock:
             pend, self.pending = self.pending, []
+        traced: set[str] = set()
         for payload in pend:
             for name, val in payload.items():
                 if name not in self.items:
@@ -457,7 +531,11 @@ class GenericCard(Card):
                 kind, obj, extra = self.items[name]
                 if kind == "trace":
                     # only the new points travel to the browser
-                    obj.stream({"t": np.atleast_1d(val["t_ms"]), "y": np.atleast_1d(val["y"])}, rollover=TRACE_POINTS)
+                    t, y = np.atleast_1d(np.asarray(val["t_ms"], float)), np.atleast_1d(np.asarray(val["y"], float))
+                    obj.stream({"t": t, "y": y}, rollover=TRACE_POINTS)
+                    extra[1] = np.concatenate([extra[1], t])[-TRACE_POINTS:]
+                    extra[2] = np.concatenate([extra[2], y])[-TRACE_POINTS:]
+                    traced.add(name)
                 elif kind == "scalar":
                     obj.value = float(val["value"])
                 elif kind == "histogram":
@@ -468,6 +546,12 @@ class GenericCard(Card):
                     if z.size:
                         extra.low, extra.high = float(np.nanmin(z)), float(np.nanmax(z) + 1e-12)
                     obj.data = {"image": [z], "x": [0], "y": [0], "dw": [z.shape[1]], "dh": [z.shape[0]]}
+        for name in traced:  # the y range of what the time axis shows
+            auto, t, y = self.items[name][2]
+            shown = y[(t >= now_ms - self.window) & np.isfinite(y)]
+            auto.frozen = not self.follow
+            if shown.size:
+                auto.update(float(shown.min()), float(shown.max()))
 
 
 def arrange(cards: list[Card], plots: list[str]) -> list[Card]:
@@ -524,7 +608,7 @@ class LivePlots(pn.viewable.Viewer):
         pops = {nid: src.n for nid, src in plan.spike_sources.items()
                 if sim.graph.nodes[nid].type.family() == "neuron"}
         if pops:
-            self.cards.insert(len(rasters), RatesCard("rates", pops, rasters, self.x_range))
+            self.cards.insert(len(rasters), RatesCard("rates", pops, rasters, self.x_range, self.window_ms))
         for r in plan.recorders:
             if r.kind == "state":
                 node = sim.graph.nodes[r.info["source"]]
@@ -541,7 +625,7 @@ class LivePlots(pn.viewable.Viewer):
         for node in sim.graph.nodes.values():
             views = list(getattr(node.type, "views", ()) or ())
             if views and hasattr(node.type, "stream"):
-                self.cards.append(GenericCard(f"g-{node.id}", node.id, views, self.x_range))
+                self.cards.append(GenericCard(f"g-{node.id}", node.id, views, self.x_range, self.window_ms))
         self.cards = arrange(self.cards, (getattr(sim.design, "doc", {}).get("views") or {}).get("plots") or [])
         self._by_key = {c.key: c for c in self.cards}
         _FIG_HOOKS[:] = []
@@ -588,6 +672,7 @@ class LivePlots(pn.viewable.Viewer):
         """Called on the session's event loop a few times per second."""
         now = self.now_ms
         for c in self.cards:
+            c.follow = bool(self.follow.value)
             c.refresh(now)
         self.now_ms_shown = now
         if self.follow.value and self.cards:

@@ -325,3 +325,59 @@ def test_state_traces_of_many_neurons_draw_the_first_twenty_and_runs_end():
     tc = next(c for c in st.plots.cards if isinstance(c, TraceCard) and "v_all" in c.nodes)
     assert tc.k == 20 and len([k for k in tc.src.data if k != "t"]) == 20
     assert len(tc.src.data["t"]) > 0
+
+
+def test_auto_y_range_moves_only_when_the_data_leave_it_or_shrink_and_never_while_zoomed():
+    from studio.plots import AutoY
+    a = AutoY()
+    a.update(-70.0, -50.0)
+    r0 = (a.range.start, a.range.end)
+    assert r0[0] < -70.0 and r0[1] > -50.0
+    a.update(-68.0, -52.0)  # inside and filling most of it: no change (no round trip, no relayout)
+    assert (a.range.start, a.range.end) == r0
+    a.update(-80.0, -50.0)  # leaves it: follows
+    assert a.range.start < -80.0
+    a.update(-61.0, -60.0)  # fills a few % of it: shrinks
+    assert a.range.end - a.range.start < 5.0
+    a.frozen = True  # the user zoomed: left alone
+    before = (a.range.start, a.range.end)
+    a.update(0.0, 100.0)
+    assert (a.range.start, a.range.end) == before
+    rates = AutoY(floor=0.0)
+    rates.update(0.0, 40.0)
+    assert rates.range.start == 0.0 and rates.range.end > 40.0
+
+
+def test_live_traces_send_only_the_visible_window_as_float32_and_rates_stream_new_bins(monkeypatch):
+    """A fast run hands in many windows between two refreshes: the trace card sends at most one
+    window of samples (what the browser keeps), and the rates card streams only the bins that
+    completed since the last refresh (replacing the series rebuilt the legend each time)."""
+    st = Studio("gallery/coba.json", recovery=False)
+    st.run(20.0, block=True)  # builds the cards (window: 200 ms, the design's duration then)
+    tc = next(c for c in st.plots.cards if isinstance(c, TraceCard))
+    rc = st.plots._by_key["rates"]
+    st.plots.refresh()
+    from bokeh.models import ColumnDataSource
+    streamed = []
+    orig = ColumnDataSource.stream
+
+    def record(self, data, rollover=None, **kw):
+        streamed.append((self, data, rollover))
+        return orig(self, data, rollover=rollover, **kw)
+
+    monkeypatch.setattr(ColumnDataSource, "stream", record)
+    sent = lambda src: [(d, r) for s_, d, r in streamed if s_ is src]  # noqa: E731
+    st.run(1000.0, block=True)  # five windows between two refreshes
+    st.plots.refresh()
+    (data, rollover), = sent(tc.src)
+    n = len(data["t"])
+    assert 0 < n <= rollover and data["t"][-1] >= st.sim.t_ms - 1.0
+    assert all(data[k].dtype == np.float32 for k in data if k != "t")
+    assert data["t"][-1] - data["t"][0] <= tc.window
+    first = {p: np.asarray(sent(src)[0][0]["t"]) for p, src in rc.srcs.items()}
+    assert all(len(first[p]) and np.all(np.diff(first[p]) > 0) for p in rc.srcs)
+    st.run(50.0, block=True)
+    st.plots.refresh()
+    for p, src in rc.srcs.items():  # the second refresh streams only bins after the first one's
+        assert np.asarray(sent(src)[1][0]["t"]).min() > first[p].max()
+    assert rc.auto.range.start == 0.0 and rc.auto.range.end > 0.0

@@ -88,6 +88,26 @@ def ink(page, css) -> float:
     return float((a < 235).mean())
 
 
+PLOT_PAINTS_JS = """(title) => {
+  for (const v of Bokeh.index.all_views()) {
+    if (!('canvas_view' in v) || !(v.model.title && String(v.model.title.text).startsWith(title))) continue;
+    if (v.__gf_test_paints === undefined) {
+      v.__gf_test_paints = 0;
+      const paint = v._actual_paint.bind(v);
+      v._actual_paint = () => { v.__gf_test_paints += 1; paint(); };
+    }
+    return [!!v.__gf_hidden, v.__gf_test_paints];
+  }
+  return [null, 0];
+}"""
+
+
+def raster_paints(page, title: str = "inh_spikes") -> list:
+    """[out of view (paused), paints counted since the first call] of the plot titled ``title``
+    (COBA's inhibitory raster: far enough below the canvas to be out of view with it)."""
+    return page.evaluate(PLOT_PAINTS_JS, title)
+
+
 # --- tests ---------------------------------------------------------------------------------
 def test_build_wire_edit_run_pause_resume_undo_save_reopen(server_factory, browser, tmp_path):
     srv = server_factory()
@@ -221,6 +241,23 @@ def test_live_coba_stays_responsive(server_factory, browser):
     page.evaluate("window.__gliaflow_probe_fps(true)")
     page.wait_for_timeout(1500)
     fps = page.evaluate("window.__gliaflow_fps || 0")
+    page.evaluate("window.__gliaflow_probe_fps(false)")
+    # a plot out of view is not painted while the run goes on, and paints again in view
+    assert page.evaluate("window.__gliaflow_bokeh_patched()")
+    page.locator(".gf-run button").scroll_into_view_if_needed()
+    wait_until(lambda: raster_paints(page)[0] is True, timeout=5, message="the raster out of view was not paused")
+    n0 = raster_paints(page)[1]
+    t_sim = st.sim.t_ms
+    wait_until(lambda: st.sim.t_ms > t_sim + 2000, timeout=20)
+    assert raster_paints(page)[1] == n0, "the raster out of view kept painting"
+    page.evaluate("window.__gliaflow_pause_offscreen(false)")  # every plot painted (a full-page capture)
+    wait_until(lambda: raster_paints(page)[1] > n0 + 1, timeout=5, message="pausing could not be switched off")
+    page.evaluate("window.__gliaflow_pause_offscreen(true)")
+    wait_until(lambda: raster_paints(page)[0] is True, timeout=5, message="pausing did not come back")
+    n0 = raster_paints(page)[1]
+    page.locator(".gf-card-r-inh_spikes").first.scroll_into_view_if_needed()
+    wait_until(lambda: raster_paints(page)[1] > n0, timeout=5,
+               message="the raster did not paint again in view")
     assert st.running
     t_click = time.time()
     page.locator(".gf-run button").click()
