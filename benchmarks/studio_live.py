@@ -23,6 +23,7 @@ process, drives Debian's Chromium with Playwright and writes
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics as st
@@ -182,6 +183,11 @@ def main(argv=None) -> int:
         # Each live run is bracketed by two headless runs (H L H L H ...) and compared with their
         # mean, so that a change in the machine's background load between the two halves of a
         # pair (this is a shared VM) weighs less.
+        def watch():  # the live plots fill the window
+            page.locator(".gf-plots").first.evaluate("el => el.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+
+        click_run = lambda: run.evaluate("b => b.click()")  # noqa: E731 - a click that does not scroll to the button
         views = ("plots", "canvas")
         firsts, live_rtf, live_e2e, head_rtf, cpu_use = ({v: [] for v in views} for _ in range(5))
         heads = [headless_rtf(a.duration_ms)]
@@ -189,13 +195,13 @@ def main(argv=None) -> int:
             for view in views:
                 set_duration(page, a.duration_ms)
                 if view == "plots":
-                    page.locator(".gf-plots").first.evaluate("el => el.scrollIntoView({block: 'start'})")
+                    watch()
                 else:
                     page.evaluate("window.scrollTo(0, 0)")
-                page.wait_for_timeout(300)
+                    page.wait_for_timeout(300)
                 t_click = time.time()
                 cpu0 = cpu_by_role(server.proc.pid)
-                run.evaluate("b => b.click()")  # a click that does not scroll the page to the button
+                click_run()
                 page.wait_for_function(FIRST_SPIKE_JS, arg="gf-raster-exc_spikes", polling="raf", timeout=30000)
                 click_at = page.evaluate("window.__clickAt") / 1000.0
                 firsts[view].append(time.time() - click_at)
@@ -211,11 +217,6 @@ def main(argv=None) -> int:
                 page.wait_for_timeout(800)
         # frame rate while COBA runs as fast as it can (requestAnimationFrame probe on), the live
         # plots in view
-        def watch():
-            page.locator(".gf-plots").first.evaluate("el => el.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(300)
-
-        click_run = lambda: run.evaluate("b => b.click()")  # noqa: E731 - the page stays where it is
         fps = []
         page.evaluate("window.__gliaflow_probe_fps(true)")
         set_duration(page, 3_600_000)
@@ -256,9 +257,9 @@ def main(argv=None) -> int:
             "live_over_headless": ratio["plots"], "live_over_headless_median": st.median(ratio["plots"]),
             "live_click_to_stop_per_sim_s": live_e2e["plots"],
             "cores_used_during_live_runs": cpu_use["plots"],
-            # the page as it opens: the canvas in view, the plots below the fold
             "headless_runs_in_order": heads,
             "headless_vs_neighbours": control,
+            # the page as it opens: the canvas in view, the plots below the fold
             "canvas_view": {"live_realtime_factor": live_rtf["canvas"], "headless_realtime_factor": head_rtf["canvas"],
                             "live_over_headless": ratio["canvas"],
                             "live_over_headless_median": st.median(ratio["canvas"]),
@@ -305,6 +306,17 @@ def main(argv=None) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def every_plot_painted(page, settle_ms: int = 400):
+    """Plots out of view painted too (the studio pauses them): for captures beyond the window."""
+    page.evaluate("window.__gliaflow_pause_offscreen(false)")
+    page.wait_for_timeout(settle_ms)
+    try:
+        yield
+    finally:
+        page.evaluate("window.__gliaflow_pause_offscreen(true)")
+
+
 def screenshots(page, server, set_duration) -> None:
     """Building a network, COBA running, and a projection's weight matrix and histogram."""
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -331,10 +343,8 @@ def screenshots(page, server, set_duration) -> None:
     page.wait_for_timeout(300)
     page.locator(".gf-run button").click()
     page.wait_for_timeout(2500)
-    page.evaluate("window.__gliaflow_pause_offscreen(false)")  # a full-page capture: plots out of view too
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(SHOTS / "studio-running.png"), full_page=True)
-    page.evaluate("window.__gliaflow_pause_offscreen(true)")
+    with every_plot_painted(page):  # a full-page capture
+        page.screenshot(path=str(SHOTS / "studio-running.png"), full_page=True)
     wait_event(server, "sim_stopped", time.time() - 1, timeout=30)
     page.wait_for_timeout(800)
     page.locator(".gf-card-w-weights1").first.screenshot(path=str(SHOTS / "studio-weights.png"))
@@ -351,10 +361,8 @@ def measures_screenshot(page, server) -> None:
     t0 = time.time()
     page.locator(".gf-run button").click()
     wait_event(server, "sim_stopped", t0 - 0.5, timeout=120)
-    page.evaluate("window.__gliaflow_pause_offscreen(false)")  # the whole column: plots out of view too
-    page.wait_for_timeout(1500)
-    page.locator(".gf-plots").screenshot(path=str(SHOTS / "studio-measures.png"))
-    page.evaluate("window.__gliaflow_pause_offscreen(true)")
+    with every_plot_painted(page, settle_ms=1500):  # the whole column
+        page.locator(".gf-plots").screenshot(path=str(SHOTS / "studio-measures.png"))
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ export function render({ model, el }) {
       if (!v.el.isConnected) { io.unobserve(v.el); tracked.delete(v); }
     }
     for (const v of B.index.all_views()) {
-      if (tracked.has(v) || !("canvas_view" in v) || typeof v.pause !== "function" || !v.el.isConnected) continue;
+      if (tracked.has(v) || !("canvas_view" in v) || typeof v.request_repaint !== "function" || !v.el.isConnected) continue;
       // a plot view paints only when it is not paused (``is_paused``); Bokeh's own pause
       // counter is balanced by Bokeh itself, so out of view is added beside it, not into it
       let base = () => v._is_paused != 0;

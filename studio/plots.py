@@ -80,6 +80,21 @@ class AutoY:
         self.range.update(start=float(start), end=float(hi + self.pad * span))
         self._set = True
 
+    def fit(self, values: np.ndarray, follow: bool) -> None:
+        """Fit the finite ``values`` shown on the time axis, unless the user has zoomed or panned
+        (the plots do not ``follow`` the running time)."""
+        self.frozen = not follow
+        v = np.asarray(values)
+        v = v[np.isfinite(v)]
+        if v.size:
+            self.update(float(v.min()), float(v.max()))
+
+
+def _tail(old: np.ndarray, new: np.ndarray, n: int) -> np.ndarray:
+    """The last ``n`` rows of ``old`` followed by ``new``: what a streamed source with
+    ``rollover=n`` holds in the browser."""
+    return (np.concatenate([old, new]) if len(old) else new)[-n:]
+
 
 class Card:
     """A titled plot card belonging to one or more canvas nodes."""
@@ -273,13 +288,12 @@ class RatesCard(Card):
                 src.stream({"t": tn, "r": rn}, rollover=self.keep[p])
                 self.sent[p] = float(tn[-1])
                 st, sr = self.shown[p]
-                self.shown[p] = (np.concatenate([st, tn])[-self.keep[p]:], np.concatenate([sr, rn])[-self.keep[p]:])
+                self.shown[p] = (_tail(st, tn, self.keep[p]), _tail(sr, rn, self.keep[p]))
             st, sr = self.shown[p]
-            visible = sr[st >= now_ms - self.window]
+            visible = sr[(st >= now_ms - self.window) & np.isfinite(sr)]
             if len(visible):
-                top = max(top, float(np.nanmax(visible)))
-        self.auto.frozen = not self.follow
-        self.auto.update(0.0, top if top > 0 else 1.0)
+                top = max(top, float(visible.max()))
+        self.auto.fit(np.array([0.0, top if top > 0 else 1.0]), self.follow)
 
 
 class TraceCard(Card):
@@ -359,11 +373,8 @@ class TraceCard(Card):
             x = x_all[v][keep_idx].astype(np.float32)
             for c in range(self.k):
                 data[f"{v}_{c}"] = np.ascontiguousarray(x[:, c])
-            shown = np.concatenate([self.shown[v], x])[-self.rollover:] if len(self.shown[v]) else x[-self.rollover:]
-            self.shown[v] = shown
-            self.auto[v].frozen = not self.follow
-            if shown.size:
-                self.auto[v].update(float(np.nanmin(shown)), float(np.nanmax(shown)))
+            self.shown[v] = _tail(self.shown[v], x, self.rollover)
+            self.auto[v].fit(self.shown[v], self.follow)
         nxt = keep_idx[-1] + self.stride if len(keep_idx) else first
         self.carry_t = t_all[nxt:] if nxt < len(t_all) else t_all[:0]
         self.carry_v = {v: x_all[v][nxt:] for v in self.variables}
@@ -533,8 +544,8 @@ class GenericCard(Card):
                     # only the new points travel to the browser
                     t, y = np.atleast_1d(np.asarray(val["t_ms"], float)), np.atleast_1d(np.asarray(val["y"], float))
                     obj.stream({"t": t, "y": y}, rollover=TRACE_POINTS)
-                    extra[1] = np.concatenate([extra[1], t])[-TRACE_POINTS:]
-                    extra[2] = np.concatenate([extra[2], y])[-TRACE_POINTS:]
+                    extra[1] = _tail(extra[1], t, TRACE_POINTS)
+                    extra[2] = _tail(extra[2], y, TRACE_POINTS)
                     traced.add(name)
                 elif kind == "scalar":
                     obj.value = float(val["value"])
@@ -548,10 +559,7 @@ class GenericCard(Card):
                     obj.data = {"image": [z], "x": [0], "y": [0], "dw": [z.shape[1]], "dh": [z.shape[0]]}
         for name in traced:  # the y range of what the time axis shows
             auto, t, y = self.items[name][2]
-            shown = y[(t >= now_ms - self.window) & np.isfinite(y)]
-            auto.frozen = not self.follow
-            if shown.size:
-                auto.update(float(shown.min()), float(shown.max()))
+            auto.fit(y[t >= now_ms - self.window], self.follow)
 
 
 def arrange(cards: list[Card], plots: list[str]) -> list[Card]:
